@@ -1,0 +1,297 @@
+//! The parser: a post body in, a typed [`Post`] out.
+//!
+//! Routing follows the wire protocol: an empty body or a `<DeviceInfo>`
+//! document is a keepalive; a `<config>` whose `version` starts with `2` uses
+//! the NVR (v2) layout and its `messageType`; everything else the IP camera
+//! (v1) layout. `smartType` is matched case-insensitively.
+
+mod time;
+mod v1;
+mod v2;
+mod xml;
+
+use roxmltree::{Document, Node, ParsingOptions};
+
+use crate::event::{
+    AlarmStatus, Category, Device, Event, EventData, Format, Keepalive, Post, Target, Unrecognized,
+    UnrecognizedReason,
+};
+use crate::Body;
+use xml::{child, children, string_any, text, Ctx};
+
+/// Most elements a post may have. Real posts have a few hundred; the limit
+/// bounds the memory a hostile document can make the parser allocate.
+const NODES_LIMIT: u32 = 200_000;
+
+/// Why a body could not be read as XML at all.
+///
+/// ```
+/// let err = viewtron::parse("<config><smartType>VFD</config>").unwrap_err();
+/// assert!(matches!(err, viewtron::ParseError::Xml { line: 1, .. }));
+/// assert!(err.to_string().contains("line 1"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// The body is not valid UTF-8.
+    #[error("post body is not valid UTF-8 (first bad byte at offset {offset})")]
+    Utf8 {
+        /// Byte offset of the first invalid byte.
+        offset: usize,
+    },
+    /// The body is not well-formed XML, or uses a DTD (refused, so entity
+    /// expansion can never blow up).
+    #[error("malformed XML at line {line}, column {column}: {message}")]
+    Xml {
+        /// 1-based line.
+        line: u32,
+        /// 1-based column.
+        column: u32,
+        /// What the XML parser reported.
+        message: String,
+    },
+}
+
+/// Parses one camera post.
+///
+/// Pass an owned `Vec<u8>` or `String` to avoid copying the body: the
+/// returned event shares it and its images point into it. Borrowed input is
+/// copied once.
+///
+/// ```
+/// use viewtron::{parse, Category, Post};
+///
+/// let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+/// <config version="1.7" xmlns="http://www.ipc.com/ver10">
+///   <smartType type="openAlramObj">VEHICE</smartType>
+///   <currentTime type="tint64">1732045234584193</currentTime>
+///   <listInfo type="list" count="1"><item>
+///     <plateNumber type="string"><![CDATA[ZX 81]]></plateNumber>
+///     <vehicleListType type="string">whiteList</vehicleListType>
+///   </item></listInfo>
+/// </config>"#;
+/// match parse(xml.to_string())? {
+///     Post::Event(event) => {
+///         assert_eq!(event.category(), Category::Lpr);
+///         assert_eq!(event.plate_number(), Some("ZX 81"));
+///         assert_eq!(event.plate_group(), Some("whiteList"));
+///     }
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// # Ok::<(), viewtron::ParseError>(())
+/// ```
+pub fn parse(body: impl Into<Body>) -> Result<Post, ParseError> {
+    let body = body.into();
+    let bytes = body.as_bytes();
+    let input = std::str::from_utf8(bytes).map_err(|e| ParseError::Utf8 {
+        offset: e.valid_up_to(),
+    })?;
+    let input = input.strip_prefix('\u{feff}').unwrap_or(input);
+    if input.trim().is_empty() {
+        return Ok(Post::Keepalive(Keepalive::default()));
+    }
+    let options = ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: NODES_LIMIT,
+        ..ParsingOptions::default()
+    };
+    let doc = Document::parse_with_options(input, options).map_err(|e| {
+        let pos = e.pos();
+        ParseError::Xml {
+            line: pos.row,
+            column: pos.col,
+            message: e.to_string(),
+        }
+    })?;
+    let ctx = Ctx { body: &body };
+    Ok(route(&ctx, doc.root_element()))
+}
+
+fn route(ctx: &Ctx, root: Node) -> Post {
+    let name = root.tag_name().name();
+    if name.eq_ignore_ascii_case("DeviceInfo") {
+        return Post::Keepalive(Keepalive {
+            device: device_info(root),
+            format: None,
+        });
+    }
+    if name != "config" {
+        return unrecognized(ctx, UnrecognizedReason::NotViewtron, None);
+    }
+    let version = root.attribute("version").unwrap_or("").trim();
+    let format = if version.starts_with('2') {
+        Format::V2
+    } else {
+        Format::V1
+    };
+    let smart_type = child(root, "smartType").and_then(text);
+    match child(root, "messageType").and_then(text) {
+        Some(m) if m.eq_ignore_ascii_case("keepalive") => Post::Keepalive(Keepalive {
+            device: device(root),
+            format: Some(format),
+        }),
+        Some(m) if m.eq_ignore_ascii_case("alarmStatus") => alarm_status(root, format),
+        Some(m) if m.eq_ignore_ascii_case("alarmData") => event(ctx, root, format, version),
+        Some(_) => unrecognized(ctx, UnrecognizedReason::UnknownMessageType, smart_type),
+        None if child(root, "alarmStatusInfo").is_some() => alarm_status(root, format),
+        None if format == Format::V1 => event(ctx, root, format, version),
+        None if smart_type.is_some_and(|s| v1::lookup(s).is_some()) => {
+            event(ctx, root, format, version)
+        }
+        None => unrecognized(ctx, UnrecognizedReason::NoMessageType, smart_type),
+    }
+}
+
+/// Builds an event from a `<config>` root; tracking posts have no `smartType`.
+fn event(ctx: &Ctx, root: Node, format: Format, version: &str) -> Post {
+    let smart_type = child(root, "smartType").and_then(text);
+    let mut data = EventData {
+        body: ctx.body.clone(),
+        category: Category::Traject,
+        alarm_type: smart_type.unwrap_or("traject").to_owned(),
+        description: "Smart Tracking",
+        format,
+        config_version: version.to_owned(),
+        device: device(root),
+        time_us: child(root, "currentTime")
+            .and_then(text)
+            .and_then(time::normalise),
+        targets: Vec::new(),
+        plates: Vec::new(),
+        faces: Vec::new(),
+        source_image: None,
+    };
+    let Some(smart_type) = smart_type else {
+        return match child(root, "traject") {
+            Some(traject) => {
+                v1::traject(&mut data, traject);
+                Post::Event(Event::new(data))
+            }
+            None => unrecognized(ctx, UnrecognizedReason::UnknownSmartType, None),
+        };
+    };
+    // v2 tables first for NVR posts; `VEHICLE` there is the NVR vehicle type
+    // only when the NVR plate list is present.
+    let v2_kind = (format == Format::V2)
+        .then(|| v2::lookup(smart_type))
+        .flatten()
+        .filter(|k| *k != v2::Kind::Vehicle || child(root, "licensePlateListInfo").is_some());
+    if let Some(kind) = v2_kind {
+        let (category, description) = kind.describe();
+        data.category = category;
+        data.description = description;
+        v2::fill(ctx, &mut data, root, kind);
+        return Post::Event(Event::new(data));
+    }
+    match v1::lookup(smart_type) {
+        Some(kind) => {
+            let (category, description) = kind.describe();
+            data.category = category;
+            data.description = description;
+            v1::fill(ctx, &mut data, root, kind);
+            Post::Event(Event::new(data))
+        }
+        None => {
+            let mut u =
+                unrecognized_post(ctx, UnrecognizedReason::UnknownSmartType, Some(smart_type));
+            u.description = v1::unsupported_description(smart_type);
+            Post::Unrecognized(u)
+        }
+    }
+}
+
+fn alarm_status(root: Node, format: Format) -> Post {
+    let mut alarms = Vec::new();
+    if let Some(info) = child(root, "alarmStatusInfo") {
+        for field in info.children().filter(Node::is_element) {
+            let name = field.tag_name().name().to_owned();
+            let items: Vec<Node> = children(field, "item").collect();
+            if items.is_empty() {
+                alarms.push(alarm(name, field));
+            } else {
+                alarms.extend(items.into_iter().map(|item| alarm(name.clone(), item)));
+            }
+        }
+    }
+    Post::AlarmStatus(AlarmStatus {
+        alarms,
+        device: device(root),
+        format,
+        time_us: child(root, "currentTime")
+            .and_then(text)
+            .and_then(time::normalise),
+        time_text: string_any(root, &["dataTime", "dateTime"]),
+    })
+}
+
+fn alarm(name: String, node: Node) -> crate::event::Alarm {
+    crate::event::Alarm {
+        name,
+        id: node.attribute("id").map(str::to_owned),
+        active: text(node).is_some_and(|t| t.eq_ignore_ascii_case("true") || t == "1"),
+    }
+}
+
+/// Device fields of a `<config>`: direct children (v1) then `deviceInfo` (v2,
+/// alarm status), the latter winning where both are present.
+fn device(root: Node) -> Device {
+    let mut d = device_info(root);
+    if let Some(info) = child(root, "deviceInfo") {
+        let inner = device_info(info);
+        d.name = inner.name.or(d.name);
+        d.ip = inner.ip.or(d.ip);
+        d.mac = inner.mac.or(d.mac);
+        d.serial = inner.serial.or(d.serial);
+        d.channel = inner.channel.or(d.channel);
+    }
+    d
+}
+
+/// Device fields directly under `node`, whatever their spelling.
+fn device_info(node: Node) -> Device {
+    Device {
+        name: string_any(node, &["deviceName", "DeviceName"]),
+        ip: string_any(node, &["ip", "ipAddress", "IpAddress"]),
+        mac: string_any(node, &["mac", "macAddress", "MacAddress"]),
+        serial: string_any(node, &["sn", "SN"]),
+        channel: xml::number_any(node, &["channelId", "deviceNo.", "DeviceNo."]),
+    }
+}
+
+fn unrecognized_post(
+    ctx: &Ctx,
+    reason: UnrecognizedReason,
+    smart_type: Option<&str>,
+) -> Unrecognized {
+    Unrecognized {
+        reason,
+        smart_type: smart_type.map(str::to_owned),
+        description: None,
+        body: ctx.body.clone(),
+    }
+}
+
+fn unrecognized(ctx: &Ctx, reason: UnrecognizedReason, smart_type: Option<&str>) -> Post {
+    Post::Unrecognized(unrecognized_post(ctx, reason, smart_type))
+}
+
+/// Joins rule items with image items by `targetId`: an image item whose id
+/// matches a rule item completes it; any other is a target of its own.
+pub(crate) fn join_targets(mut rules: Vec<Target>, list: Vec<Target>) -> Vec<Target> {
+    for item in list {
+        let slot = item.id.and_then(|id| {
+            rules
+                .iter_mut()
+                .find(|t| t.id == Some(id) && t.image.is_none() && t.kind.is_none())
+        });
+        match slot {
+            Some(t) => {
+                t.kind = item.kind;
+                t.image = item.image;
+                t.rect = t.rect.or(item.rect);
+            }
+            None => rules.push(item),
+        }
+    }
+    rules
+}

@@ -1,0 +1,237 @@
+//! The IP camera (v1) layout: `perInfo`/`tripInfo` rule items, `listInfo`
+//! image items, `sourceDataInfo`, the `vsd` wrapper, LPR and tracking posts.
+
+use roxmltree::Node;
+
+use super::join_targets;
+use super::xml::{self, child, children, path, string, string_any, Ctx};
+use crate::event::{
+    Category, Direction, EventData, Face, Plate, Region, Target, TargetType, Vehicle,
+};
+
+/// One row of the v1 `smartType` table.
+pub(crate) struct Kind {
+    code: &'static str,
+    category: Category,
+    description: &'static str,
+}
+
+impl Kind {
+    pub(crate) fn describe(&self) -> (Category, &'static str) {
+        (self.category, self.description)
+    }
+}
+
+const fn kind(code: &'static str, category: Category, description: &'static str) -> Kind {
+    Kind {
+        code,
+        category,
+        description,
+    }
+}
+
+/// `smartType` codes with an event class (descriptions are the Python SDK's).
+static TABLE: [Kind; 12] = [
+    kind("VEHICE", Category::Lpr, "License Plate Detection"),
+    kind("VEHICLE", Category::Lpr, "License Plate Detection"),
+    kind("VFD", Category::Face, "Face Detection"),
+    kind("VFD_MATCH", Category::Face, "Face Match"),
+    kind("PEA", Category::Intrusion, "Line Crossing / Intrusion"),
+    kind("AOIENTRY", Category::Intrusion, "Intrusion Zone Entry"),
+    kind("AOILEAVE", Category::Intrusion, "Intrusion Zone Exit"),
+    kind("LOITER", Category::Intrusion, "Loitering Detection"),
+    kind("PVD", Category::Intrusion, "Illegal Parking"),
+    kind(
+        "PASSLINECOUNT",
+        Category::Counting,
+        "Line Crossing Target Count",
+    ),
+    kind("TRAFFIC", Category::Counting, "Intrusion Target Count"),
+    kind("VSD", Category::Metadata, "Video Metadata"),
+];
+
+/// Codes the SDK knows by name but has no event class for.
+static UNSUPPORTED: [(&str, &str); 9] = [
+    ("MOTION", "Motion Detection"),
+    ("SENSOR", "External Sensor"),
+    ("AVD", "Exception Detection"),
+    ("OSC", "Missing Object or Abandoned Object"),
+    ("CDD", "Crowd Density Detection"),
+    ("CPC", "people counting"),
+    ("IPD", "people intrusion"),
+    ("FALLING", "Falling Object Detection"),
+    ("EA", "Motorcycle / Bicycle Detection"),
+];
+
+/// Case-insensitive lookup of an IP camera `smartType`.
+pub(crate) fn lookup(smart_type: &str) -> Option<&'static Kind> {
+    TABLE
+        .iter()
+        .find(|k| k.code.eq_ignore_ascii_case(smart_type))
+}
+
+/// The SDK description of a known but unsupported code.
+pub(crate) fn unsupported_description(smart_type: &str) -> Option<&'static str> {
+    UNSUPPORTED
+        .iter()
+        .find(|(code, _)| code.eq_ignore_ascii_case(smart_type))
+        .map(|(_, d)| *d)
+}
+
+/// Fills an event from a v1 body.
+pub(crate) fn fill(ctx: &Ctx, data: &mut EventData, root: Node, kind: &Kind) {
+    data.source_image = source_image(ctx, root);
+    match kind.category {
+        Category::Lpr => lpr(ctx, data, root),
+        Category::Face => faces(ctx, data, root),
+        _ => rules(ctx, data, root),
+    }
+}
+
+fn source_image(ctx: &Ctx, root: Node) -> Option<crate::Image> {
+    let block = child(root, "sourceDataInfo").or_else(|| path(root, &["vsd", "sourceDataInfo"]))?;
+    xml::image(ctx, block, "sourceBase64Data", "sourceBase64Length")
+}
+
+/// A `listInfo/item`: target id, box and crop.
+fn list_target(ctx: &Ctx, item: Node) -> Target {
+    let block = child(item, "targetImageData");
+    Target {
+        id: xml::number(item, "targetId"),
+        rect: child(item, "rect").and_then(xml::rect),
+        kind: block
+            .and_then(|b| string(b, "targetType"))
+            .map(|t| TargetType::from_code(&t)),
+        image: block.and_then(|b| xml::image(ctx, b, "targetBase64Data", "targetBase64Length")),
+        ..Target::default()
+    }
+}
+
+/// A rule item (`perInfo/item`, `tripInfo/item`, …): ids, status, box, geometry.
+fn rule_target(item: Node) -> Target {
+    let polygon = child(item, "boundary").map(|b| {
+        let points = children(b, "item").filter_map(|i| child(i, "point").and_then(xml::point));
+        Region::Polygon(points.collect())
+    });
+    let line = child(item, "line").and_then(|l| {
+        Some(Region::Line {
+            start: child(l, "startPoint").and_then(xml::point)?,
+            end: child(l, "endPoint").and_then(xml::point)?,
+        })
+    });
+    Target {
+        id: xml::number(item, "targetId"),
+        event_id: xml::number(item, "eventId"),
+        status: string(item, "status"),
+        rect: child(item, "rect").and_then(xml::rect),
+        region: line.or(polygon),
+        ..Target::default()
+    }
+}
+
+/// Intrusion, counting and metadata posts: every rule item of every
+/// `<x><xInfo><item>` block, joined with the `listInfo` crops.
+fn rules(ctx: &Ctx, data: &mut EventData, root: Node) {
+    let rule_items = root
+        .children()
+        .filter(Node::is_element)
+        .flat_map(|block| {
+            block
+                .children()
+                .filter(|n| n.is_element() && n.tag_name().name().ends_with("Info"))
+        })
+        .flat_map(|info| children(info, "item"))
+        .map(rule_target);
+    let list_items = path(root, &["listInfo"])
+        .into_iter()
+        .flat_map(|l| children(l, "item"))
+        .map(|item| list_target(ctx, item));
+    let mut targets = join_targets(rule_items.collect(), list_items.collect());
+    if let Some(block) = path(root, &["vsd", "targetImageData"]) {
+        targets.push(Target {
+            kind: string(block, "targetType").map(|t| TargetType::from_code(&t)),
+            image: xml::image(ctx, block, "targetBase64Data", "targetBase64Length"),
+            ..Target::default()
+        });
+    }
+    data.targets = targets;
+}
+
+/// Face posts: one face (and target) per `listInfo/item`.
+fn faces(ctx: &Ctx, data: &mut EventData, root: Node) {
+    for item in child(root, "listInfo")
+        .into_iter()
+        .flat_map(|l| children(l, "item"))
+    {
+        let mut target = list_target(ctx, item);
+        target.kind.get_or_insert(TargetType::Person);
+        data.faces.push(Face {
+            id: target.id,
+            rect: target.rect,
+            image: target.image.clone(),
+            ..Face::default()
+        });
+        data.targets.push(target);
+    }
+}
+
+/// LPR posts: the item without a plate carries the overview (falling back
+/// to `sourceDataInfo`); each item with `plateNumber` is a plate.
+fn lpr(ctx: &Ctx, data: &mut EventData, root: Node) {
+    let items: Vec<Node> = child(root, "listInfo")
+        .into_iter()
+        .flat_map(|l| children(l, "item"))
+        .collect();
+    let is_plate = |item: &Node| child(*item, "plateNumber").is_some();
+    let overview = items
+        .iter()
+        .filter(|i| !is_plate(i))
+        .find_map(|i| child(*i, "targetImageData"))
+        .and_then(|b| xml::image(ctx, b, "targetBase64Data", "targetBase64Length"));
+    if overview.is_some() {
+        data.source_image = overview;
+    }
+    for item in items.into_iter().filter(is_plate) {
+        let mut target = list_target(ctx, item);
+        target.kind.get_or_insert(TargetType::Car);
+        if target.rect.is_none() {
+            target.rect = child(item, "carRect").and_then(xml::rect);
+        }
+        let confidence = child(item, "PlateConfidence").and_then(|c| {
+            let raw = c.attribute("count").or_else(|| xml::text(c))?;
+            raw.trim().parse::<f32>().ok().map(|v| v / 100.0)
+        });
+        let vehicle = child(item, "carAttr").map(|a| Vehicle {
+            kind: string(a, "type"),
+            color: string(a, "color"),
+            brand: string(a, "brand"),
+            model: string(a, "model"),
+        });
+        data.plates.push(Plate {
+            number: string(item, "plateNumber"),
+            group: string(item, "vehicleListType"),
+            color: string(item, "plateColor"),
+            direction: string(item, "vehicleDirect").map(|d| Direction::from_code(&d)),
+            confidence,
+            owner: string_any(item, &["owner", "carOwner"]),
+            image: target.image.clone(),
+            vehicle,
+        });
+        data.targets.push(target);
+    }
+}
+
+/// Tracking posts: one target per `traject/item`.
+pub(crate) fn traject(data: &mut EventData, traject: Node) {
+    data.targets = children(traject, "item")
+        .map(|item| Target {
+            id: xml::number(item, "targetId"),
+            kind: string(item, "targetType").map(|t| TargetType::from_code(&t)),
+            rect: child(item, "rect").and_then(xml::rect),
+            point: child(item, "point").and_then(xml::point),
+            velocity: string(item, "velocity"),
+            direction: string(item, "direction"),
+            ..Target::default()
+        })
+        .collect();
+}

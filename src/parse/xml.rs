@@ -1,0 +1,130 @@
+//! Small helpers over `roxmltree` nodes, namespace- and annotation-agnostic.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use roxmltree::{Node, StringStorage};
+
+use crate::event::{Point, Rect};
+use crate::{Body, Image};
+
+/// What the layout parsers need besides the node they are looking at.
+pub(crate) struct Ctx<'a> {
+    /// The shared body images point into.
+    pub body: &'a Body,
+}
+
+/// Child elements of `node` named `name` (local name, case-sensitive).
+pub(crate) fn children<'a, 'i>(
+    node: Node<'a, 'i>,
+    name: &'static str,
+) -> impl Iterator<Item = Node<'a, 'i>> {
+    node.children()
+        .filter(move |c| c.is_element() && c.tag_name().name() == name)
+}
+
+/// The first child element named `name`.
+pub(crate) fn child<'a, 'i>(node: Node<'a, 'i>, name: &'static str) -> Option<Node<'a, 'i>> {
+    children(node, name).next()
+}
+
+/// Follows a path of child element names.
+pub(crate) fn path<'a, 'i>(node: Node<'a, 'i>, names: &[&'static str]) -> Option<Node<'a, 'i>> {
+    names.iter().try_fold(node, |n, name| child(n, name))
+}
+
+/// The element's own text, CDATA included, trimmed; `None` when empty.
+pub(crate) fn text<'a>(node: Node<'a, '_>) -> Option<&'a str> {
+    let t = node.text()?.trim();
+    (!t.is_empty()).then_some(t)
+}
+
+/// Text of the child `name`, owned.
+pub(crate) fn string(node: Node, name: &'static str) -> Option<String> {
+    child(node, name).and_then(text).map(str::to_owned)
+}
+
+/// Text of the first of several possible children, owned.
+pub(crate) fn string_any(node: Node, names: &[&'static str]) -> Option<String> {
+    names
+        .iter()
+        .find_map(|n| child(node, n).and_then(text))
+        .map(str::to_owned)
+}
+
+/// A number in the child `name`.
+pub(crate) fn number<T: FromStr>(node: Node, name: &'static str) -> Option<T> {
+    child(node, name).and_then(text)?.parse().ok()
+}
+
+/// A number in the first present child of several names.
+pub(crate) fn number_any<T: FromStr>(node: Node, names: &[&'static str]) -> Option<T> {
+    names
+        .iter()
+        .find_map(|n| child(node, n).and_then(text))?
+        .parse()
+        .ok()
+}
+
+/// `<x>`/`<y>` children as a point.
+pub(crate) fn point(node: Node) -> Option<Point> {
+    Some(Point {
+        x: number(node, "x")?,
+        y: number(node, "y")?,
+    })
+}
+
+/// `<x1>…<y2>` children as a rectangle.
+pub(crate) fn rect(node: Node) -> Option<Rect> {
+    Some(Rect {
+        x1: number(node, "x1")?,
+        y1: number(node, "y1")?,
+        x2: number(node, "x2")?,
+        y2: number(node, "y2")?,
+    })
+}
+
+/// An image from a `sourceDataInfo` / `targetImageData` block: the base64 text
+/// becomes a span of the body (no copy) unless the XML parser had to rebuild it.
+pub(crate) fn image(
+    ctx: &Ctx,
+    block: Node,
+    data: &'static str,
+    len: &'static str,
+) -> Option<Image> {
+    let element = child(block, data)?;
+    let text_node = element.first_child().filter(|n| n.is_text())?;
+    let image = match text_node.text_storage()? {
+        StringStorage::Borrowed(s) => {
+            let trimmed = s.trim();
+            if trimmed.is_empty() {
+                return None;
+            }
+            // `trimmed` is a slice of `ctx.input`, itself a slice of the body:
+            // record where, so the image can point into the shared body.
+            let base = ctx.body.as_bytes().as_ptr() as usize;
+            match (trimmed.as_ptr() as usize).checked_sub(base) {
+                Some(start) if start + trimmed.len() <= ctx.body.len() => {
+                    Image::from_span(ctx.body.clone(), start..start + trimmed.len())
+                }
+                _ => Image::from_owned(Arc::from(trimmed)),
+            }
+        }
+        StringStorage::Owned(s) => {
+            let trimmed = s.trim();
+            if trimmed.is_empty() {
+                return None;
+            }
+            Image::from_owned(Arc::from(trimmed))
+        }
+    };
+    let declared = number::<u64>(block, len);
+    if declared == Some(0) {
+        return None;
+    }
+    Some(image.with_meta(
+        number_any(block, &["width", "Width"]),
+        number_any(block, &["height", "Height"]),
+        declared,
+    ))
+}
