@@ -41,7 +41,10 @@
 mod body;
 mod event;
 mod image;
+#[cfg(feature = "serde")]
+mod json;
 mod parse;
+mod server;
 
 pub use body::Body;
 pub use event::{
@@ -50,3 +53,7 @@ pub use event::{
 };
 pub use image::{Image, ImageError};
 pub use parse::{parse, ParseError};
+pub use server::{
+    BuildError, Camera, Events, Overflow, Server, ServerBuilder, ShutdownHandle, Stats,
+    UnparsedReason,
+};

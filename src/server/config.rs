@@ -1,0 +1,368 @@
+//! Server configuration: the builder and its typed errors.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use super::callbacks::Callbacks;
+use super::{Server, UnparsedReason};
+use crate::{AlarmStatus, Event};
+
+/// What to do with an event when the [`events`](Server::events) channel is full.
+///
+/// ```
+/// use viewtron::{Overflow, Server};
+///
+/// let server = Server::builder().port(0).overflow(Overflow::DropTraject).build()?;
+/// # server.shutdown();
+/// # Ok::<(), viewtron::BuildError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Overflow {
+    /// Wait for the consumer (back-pressure): nothing is ever dropped; the
+    /// cameras' posts queue up in the kernel and in tiny_http meanwhile.
+    #[default]
+    Block,
+    /// Drop tracking (traject) events while the channel is full, block for
+    /// all others. Every drop is counted in [`Stats::dropped`](super::Stats).
+    DropTraject,
+    /// Drop any event while the channel is full, counting each.
+    DropNewest,
+}
+
+/// Why a [`Server`] could not be built.
+///
+/// ```
+/// let first = viewtron::Server::builder().bind("127.0.0.1".parse().unwrap()).port(0).build()?;
+/// let port = first.local_addr().port();
+/// let err = viewtron::Server::builder().bind("127.0.0.1".parse().unwrap()).port(port).build().unwrap_err();
+/// assert!(matches!(err, viewtron::BuildError::Bind { .. }));
+/// # first.shutdown();
+/// # Ok::<(), viewtron::BuildError>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The address could not be bound (in use, no permission, not local).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A setting is out of range.
+    #[error("invalid setting `{setting}`: {reason}")]
+    Invalid {
+        /// The builder method.
+        setting: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A worker thread could not be started.
+    #[error("cannot start a worker thread: {0}")]
+    Spawn(std::io::Error),
+}
+
+/// Settings the running server reads.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub bind: IpAddr,
+    pub port: u16,
+    pub workers: usize,
+    pub channel_capacity: usize,
+    pub overflow: Overflow,
+    pub paths: Vec<String>,
+    pub max_body: usize,
+    pub channel: Option<bool>,
+}
+
+/// Configures and starts a [`Server`]. Every setter has a sensible default.
+///
+/// ```
+/// use viewtron::Server;
+///
+/// let server = Server::builder()
+///     .port(0)                       // any free port (default 5050)
+///     .workers(4)
+///     .on_event(|event, ip| println!("{} from {ip}", event.description()))
+///     .build()?;
+/// assert_ne!(server.local_addr().port(), 0);
+/// server.shutdown();
+/// # Ok::<(), viewtron::BuildError>(())
+/// ```
+#[must_use = "a builder does nothing until .build() is called"]
+pub struct ServerBuilder {
+    pub(crate) config: Config,
+    pub(crate) callbacks: Callbacks,
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        ServerBuilder {
+            config: Config {
+                bind: IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                port: 5050,
+                workers: (cores * 2).max(4),
+                channel_capacity: 256,
+                overflow: Overflow::Block,
+                paths: Vec::new(),
+                max_body: 16 * 1024 * 1024,
+                channel: None,
+            },
+            callbacks: Callbacks::default(),
+        }
+    }
+}
+
+impl fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("config", &self.config)
+            .field("callbacks", &self.callbacks)
+            .finish()
+    }
+}
+
+impl ServerBuilder {
+    /// TCP port to listen on (default 5050; 0 picks a free one, see
+    /// [`Server::local_addr`]).
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder().port(0).build()?;
+    /// # server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn port(mut self, port: u16) -> Self {
+        self.config.port = port;
+        self
+    }
+
+    /// Address to listen on. The default, `::`, accepts IPv4 and IPv6 on
+    /// every interface (falling back to `0.0.0.0` where IPv6 is off).
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    ///
+    /// let server = viewtron::Server::builder().bind(Ipv4Addr::LOCALHOST.into()).port(0).build()?;
+    /// assert!(server.local_addr().ip().is_loopback());
+    /// # server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn bind(mut self, addr: IpAddr) -> Self {
+        self.config.bind = addr;
+        self
+    }
+
+    /// Number of worker threads that answer, parse and deliver (default:
+    /// twice the cores, at least 4). Each runs your callbacks; a callback
+    /// that blocks holds one worker, never the others.
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder().port(0).workers(2).build()?;
+    /// # server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.config.workers = workers;
+        self
+    }
+
+    /// Capacity of the [`events`](Server::events) channel (default 256 events).
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder().port(0).channel_capacity(16).build()?;
+    /// # server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn channel_capacity(mut self, capacity: usize) -> Self {
+        self.config.channel_capacity = capacity;
+        self
+    }
+
+    /// Whether events go to the [`events`](Server::events) channel. By
+    /// default they do exactly when no [`on_event`](Self::on_event) callback
+    /// is set; `true` sends them to both (callback first), `false` to the
+    /// callback only.
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder()
+    ///     .port(0)
+    ///     .on_event(|event, _| log::info!("{}", event.description()))
+    ///     .channel(true) // and queue them for server.events() too
+    ///     .build()?;
+    /// # server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn channel(mut self, enabled: bool) -> Self {
+        self.config.channel = Some(enabled);
+        self
+    }
+
+    /// What to do when the channel is full (default [`Overflow::Block`]).
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder().port(0).overflow(viewtron::Overflow::DropNewest).build()?;
+    /// # server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn overflow(mut self, policy: Overflow) -> Self {
+        self.config.overflow = policy;
+        self
+    }
+
+    /// Accepts posts only to this path (repeatable; default: any path).
+    /// Others are answered `404`. Absolute-form targets (`http://host/API`)
+    /// are matched by their path; query strings are ignored.
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder().port(0).path("/API").build()?;
+    /// # server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.config.paths.push(path.into());
+        self
+    }
+
+    /// Largest body accepted, in bytes (default 16 MiB; camera posts stay
+    /// under 1 MiB). Larger posts are answered `413`.
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder().port(0).max_body(2 << 20).build()?;
+    /// # server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.config.max_body = bytes;
+        self
+    }
+
+    /// Called for each event (not keepalives, not alarm statuses), on a
+    /// worker thread, after the camera has been answered.
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder()
+    ///     .port(0)
+    ///     .on_event(|event, ip| println!("[{}] {} from {ip}", event.category(), event.description()))
+    ///     .build()?;
+    /// # server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn on_event<F>(mut self, f: F) -> Self
+    where
+        F: Fn(Event, IpAddr) + Send + Sync + 'static,
+    {
+        self.callbacks.on_event = Some(Arc::new(f));
+        self
+    }
+
+    /// Called once per camera IP, on its first contact of any kind.
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder()
+    ///     .port(0)
+    ///     .on_connect(|ip| println!("camera connected: {ip}"))
+    ///     .build()?;
+    /// # server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn on_connect<F>(mut self, f: F) -> Self
+    where
+        F: Fn(IpAddr) + Send + Sync + 'static,
+    {
+        self.callbacks.on_connect = Some(Arc::new(f));
+        self
+    }
+
+    /// Called with every non-empty body except tracking (traject) posts,
+    /// before the event callback. Non-UTF-8 bytes are replaced by U+FFFD.
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder()
+    ///     .port(0)
+    ///     .on_raw(|xml, ip| log::debug!("{ip}: {} bytes", xml.len()))
+    ///     .build()?;
+    /// # server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn on_raw<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&str, IpAddr) + Send + Sync + 'static,
+    {
+        self.callbacks.on_raw = Some(Arc::new(f));
+        self
+    }
+
+    /// Called with posts that are not events: unknown `smartType`, missing
+    /// `messageType`, malformed XML, and alarm statuses when no
+    /// [`on_alarm_status`](Self::on_alarm_status) is set.
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder()
+    ///     .port(0)
+    ///     .on_unparsed(|_xml, ip, reason| eprintln!("{ip}: not an event ({reason})"))
+    ///     .build()?;
+    /// # server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn on_unparsed<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&str, IpAddr, &UnparsedReason) + Send + Sync + 'static,
+    {
+        self.callbacks.on_unparsed = Some(Arc::new(f));
+        self
+    }
+
+    /// Called for alarm on/off posts (opt-in; they never reach `on_event`).
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder()
+    ///     .port(0)
+    ///     .on_alarm_status(|status, ip| {
+    ///         for alarm in &status.alarms {
+    ///             println!("{ip}: {} {}", alarm.name, if alarm.active { "on" } else { "off" });
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// # server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn on_alarm_status<F>(mut self, f: F) -> Self
+    where
+        F: Fn(AlarmStatus, IpAddr) + Send + Sync + 'static,
+    {
+        self.callbacks.on_alarm_status = Some(Arc::new(f));
+        self
+    }
+
+    /// Binds the socket and starts the workers; cameras are served from now
+    /// on. Use [`Server::serve_forever`] to block, or [`Server::events`] to
+    /// iterate.
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder().port(0).build()?;
+    /// println!("listening on {}", server.local_addr());
+    /// server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn build(self) -> Result<Server, BuildError> {
+        let c = &self.config;
+        let invalid = |setting, reason| Err(BuildError::Invalid { setting, reason });
+        if c.workers == 0 || c.workers > 1024 {
+            return invalid("workers", "must be between 1 and 1024");
+        }
+        if c.channel_capacity == 0 {
+            return invalid("channel_capacity", "must be at least 1");
+        }
+        if c.max_body == 0 {
+            return invalid("max_body", "must be at least 1 byte");
+        }
+        if c.paths.iter().any(|p| !p.starts_with('/')) {
+            return invalid("path", "must start with '/'");
+        }
+        Server::start(self)
+    }
+}

@@ -1,0 +1,448 @@
+//! The server: HTTP in, answers out, events delivered to callbacks or a channel.
+//!
+//! A `tiny_http` acceptor feeds a fixed pool of worker threads. Each worker
+//! takes a request, reads the body, **answers the camera first**, then parses
+//! the body and runs your callbacks, so a slow callback never delays a
+//! camera's `200`, and a callback stuck in one worker never stops the others.
+
+mod callbacks;
+mod config;
+mod net;
+mod stats;
+mod worker;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::Receiver;
+
+pub use config::{BuildError, Overflow, ServerBuilder};
+pub use stats::{Camera, Stats};
+
+use crate::{Event, ParseError, UnrecognizedReason};
+use worker::{Shared, Worker};
+
+/// Why a post reached `on_unparsed` instead of `on_event`. `Display` gives the
+/// Python SDK's reason strings.
+///
+/// ```
+/// use viewtron::{UnparsedReason, UnrecognizedReason};
+///
+/// assert_eq!(UnparsedReason::AlarmStatus.to_string(), "alarmStatus");
+/// assert_eq!(UnparsedReason::Unrecognized(UnrecognizedReason::NoMessageType).to_string(), "no-messageType");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnparsedReason {
+    /// Well-formed, but not an event (`unknown-smartType`, `no-messageType`, …).
+    Unrecognized(UnrecognizedReason),
+    /// Not UTF-8 or not XML (`parse-error`).
+    Malformed(ParseError),
+    /// A chunked POST with an empty body: not a keepalive (`parse-error`).
+    EmptyChunked,
+    /// An alarm status, when no `on_alarm_status` callback is set (`alarmStatus`).
+    AlarmStatus,
+}
+
+impl UnparsedReason {
+    /// The SDK's reason string.
+    ///
+    /// ```
+    /// assert_eq!(viewtron::UnparsedReason::EmptyChunked.as_str(), "parse-error");
+    /// ```
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            UnparsedReason::Unrecognized(r) => r.as_str(),
+            UnparsedReason::Malformed(_) | UnparsedReason::EmptyChunked => "parse-error",
+            UnparsedReason::AlarmStatus => "alarmStatus",
+        }
+    }
+}
+
+impl fmt::Display for UnparsedReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UnparsedReason::Malformed(e) => write!(f, "parse-error: {e}"),
+            other => f.write_str(other.as_str()),
+        }
+    }
+}
+
+/// A running event server.
+///
+/// [`ServerBuilder::build`] binds the socket and starts the workers. Then
+/// either block in [`serve_forever`](Server::serve_forever) (callbacks) or
+/// iterate [`events`](Server::events) (channel). Stop it from any thread with
+/// a [`ShutdownHandle`].
+///
+/// ```no_run
+/// use viewtron::Server;
+///
+/// let server = Server::builder()
+///     .on_event(|event, ip| println!("[{}] {} from {ip}", event.category(), event.description()))
+///     .build()?;
+/// server.serve_forever(); // prints the banner, blocks until shut down
+/// # Ok::<(), viewtron::BuildError>(())
+/// ```
+///
+/// The channel loop:
+///
+/// ```no_run
+/// let server = viewtron::Server::builder().build()?;
+/// for event in server.events() {
+///     println!("{:?} plate {:?}", event.category(), event.plate_number());
+/// }
+/// # Ok::<(), viewtron::BuildError>(())
+/// ```
+///
+/// # Shutdown
+///
+/// After [`shutdown`](Server::shutdown), workers answer and deliver every
+/// request already received, then stop; `serve_forever` returns and
+/// [`events`](Server::events) ends once drained. The listening socket closes
+/// with the last worker. Camera connections that are still open stay open
+/// until the camera closes them (tiny_http keeps no handle to close them);
+/// posts sent on them afterwards are not answered, and the camera reconnects
+/// to whatever listens next.
+pub struct Server {
+    shared: Arc<Shared>,
+    local_addr: SocketAddr,
+    rx: Option<Receiver<Event>>,
+    workers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("config", &self.shared.config)
+            .field("callbacks", &self.shared.callbacks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A builder with the defaults: port 5050 on all interfaces.
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder().port(0).build()?;
+    /// # server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    pub(crate) fn start(builder: ServerBuilder) -> Result<Server, BuildError> {
+        let ServerBuilder { config, callbacks } = builder;
+        let listener = net::listen(config.bind, config.port)?;
+        let local_addr = listener.local_addr().map_err(|source| BuildError::Bind {
+            addr: SocketAddr::new(config.bind, config.port),
+            source,
+        })?;
+        let http =
+            tiny_http::Server::from_listener(listener, None).map_err(|e| BuildError::Bind {
+                addr: local_addr,
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        let http = Arc::new(http);
+        let (tx, rx) = crossbeam_channel::bounded(config.channel_capacity);
+        let channel = config.channel.unwrap_or(callbacks.on_event.is_none());
+        let shared = Arc::new(Shared {
+            channel,
+            callbacks,
+            counters: Default::default(),
+            stopping: AtomicBool::new(false),
+            live_workers: AtomicUsize::new(config.workers),
+            http: Arc::downgrade(&http),
+            config,
+        });
+        let mut workers = Vec::with_capacity(shared.config.workers);
+        for i in 0..shared.config.workers {
+            let worker = Worker {
+                http: http.clone(),
+                shared: shared.clone(),
+                tx: tx.clone(),
+            };
+            let spawned = std::thread::Builder::new()
+                .name(format!("viewtron-worker-{i}"))
+                .spawn(move || worker.run());
+            match spawned {
+                Ok(handle) => workers.push(handle),
+                Err(e) => {
+                    shared.stop();
+                    return Err(BuildError::Spawn(e));
+                }
+            }
+        }
+        log::info!("listening on {local_addr} with {} workers", workers.len());
+        Ok(Server {
+            shared,
+            local_addr,
+            rx: Some(rx),
+            workers: Mutex::new(workers),
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder().port(0).build()?;
+    /// assert_ne!(server.local_addr().port(), 0);
+    /// # server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Prints the banner and blocks until the server is shut down and every
+    /// received request has been answered and delivered.
+    ///
+    /// The banner, on standard output (the only thing this library prints):
+    ///
+    /// ```text
+    /// Viewtron Event Server
+    /// Listening on http://192.168.1.100:5050
+    /// Ready for camera events...
+    /// ```
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder().port(0).build()?;
+    /// let stop = server.shutdown_handle();
+    /// std::thread::spawn(move || stop.shutdown());
+    /// server.serve_forever(); // returns once stopped
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn serve_forever(&self) {
+        let ip = net::lan_ip(self.local_addr.ip());
+        println!("Viewtron Event Server");
+        println!(
+            "Listening on http://{}",
+            net::url_authority(ip, self.local_addr.port())
+        );
+        println!("Ready for camera events...");
+        self.wait();
+    }
+
+    /// Blocks until the server is shut down and its workers have finished,
+    /// without printing anything.
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder().port(0).build()?;
+    /// server.shutdown();
+    /// server.wait();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn wait(&self) {
+        let handles = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|e| e.into_inner()));
+        for handle in handles {
+            if handle.join().is_err() {
+                log::error!("a worker thread panicked");
+            }
+        }
+    }
+
+    /// Stops the server (see the type's docs on shutdown). Idempotent.
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder().port(0).build()?;
+    /// server.shutdown();
+    /// server.shutdown(); // no effect
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn shutdown(&self) {
+        self.shared.stop();
+    }
+
+    /// A cloneable handle that stops the server from any thread.
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder().port(0).build()?;
+    /// let handle = server.shutdown_handle();
+    /// let t = std::thread::spawn(move || server.serve_forever());
+    /// handle.shutdown();
+    /// t.join().unwrap();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// A blocking iterator over events, in the order workers delivered them.
+    /// It ends after shutdown, once every accepted event has been yielded.
+    ///
+    /// Events reach this channel when no [`on_event`](ServerBuilder::on_event)
+    /// callback is set, or when [`channel(true)`](ServerBuilder::channel) asks
+    /// for both. With the default [`Overflow::Block`], a full channel makes
+    /// workers wait for you (nothing is lost; memory stays bounded by the
+    /// channel capacity), so keep iterating.
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder().port(0).build()?;
+    /// let events = server.events();
+    /// server.shutdown();
+    /// assert_eq!(events.count(), 0); // nothing was posted
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn events(&self) -> Events {
+        Events {
+            rx: self
+                .rx
+                .clone()
+                .expect("the receiver lives as long as the server"),
+        }
+    }
+
+    /// A snapshot of the counters and cameras seen.
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder().port(0).build()?;
+    /// assert_eq!(server.stats().requests, 0);
+    /// # server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        self.shared.counters.snapshot()
+    }
+}
+
+impl Drop for Server {
+    /// Shuts down and waits for the workers. Events still queued for a
+    /// dropped server with no live [`Events`] are counted as dropped.
+    fn drop(&mut self) {
+        self.shutdown();
+        self.rx.take();
+        self.wait();
+    }
+}
+
+/// Stops a [`Server`] from any thread; cheap to clone.
+///
+/// ```
+/// let server = viewtron::Server::builder().port(0).build()?;
+/// let handle = server.shutdown_handle();
+/// let other = handle.clone();
+/// std::thread::spawn(move || other.shutdown()).join().unwrap();
+/// assert!(handle.is_shutdown());
+/// # Ok::<(), viewtron::BuildError>(())
+/// ```
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    shared: Arc<Shared>,
+}
+
+impl ShutdownHandle {
+    /// Stops the server. Idempotent.
+    ///
+    /// ```
+    /// # let server = viewtron::Server::builder().port(0).build()?;
+    /// server.shutdown_handle().shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn shutdown(&self) {
+        self.shared.stop();
+    }
+
+    /// Whether shutdown has been requested.
+    ///
+    /// ```
+    /// # let server = viewtron::Server::builder().port(0).build()?;
+    /// assert!(!server.shutdown_handle().is_shutdown());
+    /// # server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn is_shutdown(&self) -> bool {
+        self.shared
+            .stopping
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl fmt::Debug for ShutdownHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShutdownHandle")
+            .field("is_shutdown", &self.is_shutdown())
+            .finish()
+    }
+}
+
+/// Blocking iterator over a server's events; see [`Server::events`].
+///
+/// Besides iterating, [`recv`](Events::recv), [`try_recv`](Events::try_recv)
+/// and [`recv_timeout`](Events::recv_timeout) mirror `crossbeam-channel`.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let server = viewtron::Server::builder().port(0).build()?;
+/// let events = server.events();
+/// assert!(events.try_recv().is_none());
+/// assert!(events.recv_timeout(Duration::from_millis(10)).is_none());
+/// # server.shutdown();
+/// # Ok::<(), viewtron::BuildError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Events {
+    rx: Receiver<Event>,
+}
+
+impl Events {
+    /// Waits for the next event; `None` once the server has stopped and
+    /// everything was yielded.
+    ///
+    /// ```
+    /// # let server = viewtron::Server::builder().port(0).build()?;
+    /// # let events = server.events();
+    /// # drop(server);
+    /// assert!(events.recv().is_none());
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn recv(&self) -> Option<Event> {
+        self.rx.recv().ok()
+    }
+
+    /// The next event if one is queued.
+    ///
+    /// ```
+    /// # let server = viewtron::Server::builder().port(0).build()?;
+    /// assert!(server.events().try_recv().is_none());
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn try_recv(&self) -> Option<Event> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Waits at most `timeout` for the next event.
+    ///
+    /// ```
+    /// # let server = viewtron::Server::builder().port(0).build()?;
+    /// assert!(server.events().recv_timeout(std::time::Duration::ZERO).is_none());
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<Event> {
+        self.rx.recv_timeout(timeout).ok()
+    }
+}
+
+impl Iterator for Events {
+    type Item = Event;
+
+    fn next(&mut self) -> Option<Event> {
+        self.recv()
+    }
+}
+
+impl Iterator for &Events {
+    type Item = Event;
+
+    fn next(&mut self) -> Option<Event> {
+        self.recv()
+    }
+}

@@ -1,0 +1,161 @@
+//! Counters the workers update and the snapshot users read.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use crate::Category;
+
+/// A camera or NVR the server has heard from.
+///
+/// ```
+/// let server = viewtron::Server::builder().port(0).build()?;
+/// for camera in server.stats().cameras {
+///     println!("{} ({:?}) last seen {:?}", camera.ip, camera.device_name, camera.last_seen);
+/// }
+/// # server.shutdown();
+/// # Ok::<(), viewtron::BuildError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Camera {
+    /// The TCP peer address (IPv4-mapped IPv6 shown as IPv4).
+    pub ip: IpAddr,
+    /// First post of any kind.
+    pub first_seen: SystemTime,
+    /// Latest post of any kind.
+    pub last_seen: SystemTime,
+    /// Latest device name the camera reported.
+    pub device_name: Option<String>,
+}
+
+/// A snapshot of the server's counters; see [`Server::stats`](super::Server::stats).
+///
+/// ```
+/// let server = viewtron::Server::builder().port(0).build()?;
+/// let stats = server.stats();
+/// assert_eq!(stats.requests, 0);
+/// assert_eq!(stats.events(), 0);
+/// # server.shutdown();
+/// # Ok::<(), viewtron::BuildError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// HTTP requests answered, of any method.
+    pub requests: u64,
+    /// Events delivered, by category.
+    pub events_by_category: BTreeMap<Category, u64>,
+    /// Keepalives (empty bodies and keepalive documents).
+    pub keepalives: u64,
+    /// Alarm status posts.
+    pub alarm_statuses: u64,
+    /// Well-formed posts that are not events.
+    pub unrecognized: u64,
+    /// Bodies that are not UTF-8 or not XML.
+    pub parse_errors: u64,
+    /// User callbacks that panicked (caught; the worker carried on).
+    pub callback_panics: u64,
+    /// Events dropped by the [`Overflow`](super::Overflow) policy.
+    pub dropped: u64,
+    /// Body bytes received.
+    pub bytes_received: u64,
+    /// Requests refused (bad method, path, size or framing).
+    pub refused: u64,
+    /// Every camera seen, ordered by IP.
+    pub cameras: Vec<Camera>,
+}
+
+impl Stats {
+    /// Events delivered in all categories.
+    ///
+    /// ```
+    /// assert_eq!(viewtron::Stats::default().events(), 0);
+    /// ```
+    pub fn events(&self) -> u64 {
+        self.events_by_category.values().sum()
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub requests: AtomicU64,
+    pub events: [AtomicU64; 6],
+    pub keepalives: AtomicU64,
+    pub alarm_statuses: AtomicU64,
+    pub unrecognized: AtomicU64,
+    pub parse_errors: AtomicU64,
+    pub callback_panics: AtomicU64,
+    pub dropped: AtomicU64,
+    pub bytes_received: AtomicU64,
+    pub refused: AtomicU64,
+    cameras: Mutex<HashMap<IpAddr, Camera>>,
+}
+
+pub(crate) fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Relaxed);
+}
+
+impl Counters {
+    pub fn event(&self, category: Category) {
+        let i = Category::ALL
+            .iter()
+            .position(|c| *c == category)
+            .unwrap_or(0);
+        bump(&self.events[i]);
+    }
+
+    /// Records contact from `ip`; `true` on its first contact.
+    pub fn seen(&self, ip: IpAddr, device_name: Option<&str>) -> bool {
+        let now = SystemTime::now();
+        let mut cameras = self.cameras.lock().unwrap_or_else(|e| e.into_inner());
+        let mut first = false;
+        let camera = cameras.entry(ip).or_insert_with(|| {
+            first = true;
+            Camera {
+                ip,
+                first_seen: now,
+                last_seen: now,
+                device_name: None,
+            }
+        });
+        camera.last_seen = now;
+        if let Some(name) = device_name {
+            if camera.device_name.as_deref() != Some(name) {
+                camera.device_name = Some(name.to_owned());
+            }
+        }
+        first
+    }
+
+    pub fn snapshot(&self) -> Stats {
+        let get = |c: &AtomicU64| c.load(Relaxed);
+        let mut cameras: Vec<Camera> = self
+            .cameras
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        cameras.sort_by_key(|c| c.ip);
+        Stats {
+            requests: get(&self.requests),
+            events_by_category: Category::ALL
+                .iter()
+                .zip(&self.events)
+                .map(|(c, n)| (*c, get(n)))
+                .collect(),
+            keepalives: get(&self.keepalives),
+            alarm_statuses: get(&self.alarm_statuses),
+            unrecognized: get(&self.unrecognized),
+            parse_errors: get(&self.parse_errors),
+            callback_panics: get(&self.callback_panics),
+            dropped: get(&self.dropped),
+            bytes_received: get(&self.bytes_received),
+            refused: get(&self.refused),
+            cameras,
+        }
+    }
+}
