@@ -54,6 +54,6 @@ pub use event::{
 pub use image::{Image, ImageError};
 pub use parse::{parse, ParseError};
 pub use server::{
-    BuildError, Camera, Events, Overflow, Server, ServerBuilder, ShutdownHandle, Stats,
-    UnparsedReason,
+    BuildError, Camera, Cidr, CidrError, Events, Overflow, Server, ServerBuilder, ShutdownHandle,
+    Stats, UnparsedReason,
 };

@@ -277,6 +277,7 @@ fn shutdown_with_idle_connections_is_prompt_and_drains() {
     assert_eq!(drained.len(), 1);
     assert_eq!(drained[0].plate_number(), Some("TST 042"));
     drop(idle);
+    drop(server);
 }
 
 #[test]

@@ -3,8 +3,10 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::callbacks::Callbacks;
+use super::guard::Cidr;
 use super::{Server, UnparsedReason};
 use crate::{AlarmStatus, Event};
 
@@ -76,6 +78,9 @@ pub(crate) struct Config {
     pub paths: Vec<String>,
     pub max_body: usize,
     pub channel: Option<bool>,
+    pub read_timeout: Duration,
+    pub allow: Vec<Cidr>,
+    pub credentials: Option<(String, String)>,
 }
 
 /// Configures and starts a [`Server`]. Every setter has a sensible default.
@@ -111,6 +116,9 @@ impl Default for ServerBuilder {
                 paths: Vec::new(),
                 max_body: 16 * 1024 * 1024,
                 channel: None,
+                read_timeout: Duration::from_secs(150),
+                allow: Vec::new(),
+                credentials: None,
             },
             callbacks: Callbacks::default(),
         }
@@ -227,8 +235,10 @@ impl ServerBuilder {
         self
     }
 
-    /// Largest body accepted, in bytes (default 16 MiB; camera posts stay
-    /// under 1 MiB). Larger posts are answered `413`.
+    /// Largest body accepted, in bytes (default 16 MiB, at most 1 GiB;
+    /// camera posts stay under 1 MiB). A larger `Content-Length` is answered
+    /// `413` before anything is read; a chunked body that grows past it is
+    /// answered `413` and its connection parked.
     ///
     /// ```
     /// let server = viewtron::Server::builder().port(0).max_body(2 << 20).build()?;
@@ -237,6 +247,56 @@ impl ServerBuilder {
     /// ```
     pub fn max_body(mut self, bytes: usize) -> Self {
         self.config.max_body = bytes;
+        self
+    }
+
+    /// Closes a connection that sends nothing for this long: a stalled
+    /// request line, header or body, or an idle keep-alive connection
+    /// (default 150 s, above the cameras' longest heartbeat gap of 120 s;
+    /// at least 1 s). A stalled body holds its worker at most this long.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let server = viewtron::Server::builder().port(0).read_timeout(Duration::from_secs(130)).build()?;
+    /// # server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.config.read_timeout = timeout;
+        self
+    }
+
+    /// Accepts posts only from this network (repeatable; default: anyone).
+    /// Others are answered `403` before their body is read and nothing is
+    /// delivered.
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder()
+    ///     .port(0)
+    ///     .allow("192.168.1.0/24".parse()?)
+    ///     .allow("127.0.0.1".parse()?)
+    ///     .build()?;
+    /// # server.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn allow(mut self, network: Cidr) -> Self {
+        self.config.allow.push(network);
+        self
+    }
+
+    /// Requires HTTP Basic credentials (the user name and password set for
+    /// the server on the camera). Missing or wrong credentials are answered
+    /// `401` with `WWW-Authenticate: Basic`; the comparison takes the same
+    /// time wherever the credentials differ.
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder().port(0).basic_auth("camera", "s3cret").build()?;
+    /// # server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn basic_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.config.credentials = Some((user.into(), password.into()));
         self
     }
 
@@ -357,8 +417,16 @@ impl ServerBuilder {
         if c.channel_capacity == 0 {
             return invalid("channel_capacity", "must be at least 1");
         }
-        if c.max_body == 0 {
-            return invalid("max_body", "must be at least 1 byte");
+        if c.max_body == 0 || c.max_body > 1 << 30 {
+            return invalid("max_body", "must be between 1 byte and 1 GiB");
+        }
+        if c.read_timeout < Duration::from_secs(1) {
+            return invalid("read_timeout", "must be at least 1 second");
+        }
+        if let Some((user, _)) = &c.credentials {
+            if user.contains(':') {
+                return invalid("basic_auth", "the user name cannot contain ':'");
+            }
         }
         if c.paths.iter().any(|p| !p.starts_with('/')) {
             return invalid("path", "must start with '/'");

@@ -7,8 +7,10 @@
 
 mod callbacks;
 mod config;
+mod guard;
 mod net;
 mod stats;
+mod supervisor;
 mod worker;
 
 use std::fmt;
@@ -21,9 +23,12 @@ use std::time::Duration;
 use crossbeam_channel::Receiver;
 
 pub use config::{BuildError, Overflow, ServerBuilder};
+pub use guard::{Cidr, CidrError};
 pub use stats::{Camera, Stats};
 
 use crate::{Event, ParseError, UnrecognizedReason};
+use guard::Credentials;
+use supervisor::{Current, Generation, Supervisor};
 use worker::{Shared, Worker};
 
 /// Why a post reached `on_unparsed` instead of `on_event`. `Display` gives the
@@ -139,45 +144,64 @@ impl Server {
 
     pub(crate) fn start(builder: ServerBuilder) -> Result<Server, BuildError> {
         let ServerBuilder { config, callbacks } = builder;
-        let listener = net::listen(config.bind, config.port)?;
-        let local_addr = listener.local_addr().map_err(|source| BuildError::Bind {
+        let listener = net::listen(config.bind, config.port, config.read_timeout)?;
+        let bind_error = |source| BuildError::Bind {
             addr: SocketAddr::new(config.bind, config.port),
             source,
-        })?;
-        let http =
-            tiny_http::Server::from_listener(listener, None).map_err(|e| BuildError::Bind {
-                addr: local_addr,
-                source: std::io::Error::other(e.to_string()),
-            })?;
-        let http = Arc::new(http);
+        };
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        let first = Generation::start(0, &listener).map_err(bind_error)?;
         let (tx, rx) = crossbeam_channel::bounded(config.channel_capacity);
+        let (notices, notices_rx) = crossbeam_channel::unbounded();
         let channel = config.channel.unwrap_or(callbacks.on_event.is_none());
+        let credentials = config
+            .credentials
+            .as_ref()
+            .map(|(user, password)| Credentials::new(user, password));
+        // The probe keeps accept() from reaching the listener's receive
+        // timeout, and notices a silently dead accept loop.
+        let probe_every = (config.read_timeout / 3).min(Duration::from_secs(5));
         let shared = Arc::new(Shared {
             channel,
             callbacks,
             counters: Default::default(),
             stopping: AtomicBool::new(false),
             live_workers: AtomicUsize::new(config.workers),
-            http: Arc::downgrade(&http),
+            busy: AtomicUsize::new(0),
+            current: Current::new(first),
+            local_addr,
+            tx: Mutex::new(Some(tx)),
+            notices,
+            refusal_log: Default::default(),
+            credentials,
             config,
         });
+        let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name)
+                .spawn(f)
+                .map_err(|e| {
+                    shared.stop();
+                    BuildError::Spawn(e)
+                })
+        };
+        let supervisor = Supervisor {
+            shared: shared.clone(),
+            listener,
+            notices: notices_rx,
+            probe_every,
+        };
+        spawn(
+            "viewtron-supervisor".into(),
+            Box::new(move || supervisor.run()),
+        )?;
         let mut workers = Vec::with_capacity(shared.config.workers);
         for i in 0..shared.config.workers {
-            let worker = Worker {
-                http: http.clone(),
-                shared: shared.clone(),
-                tx: tx.clone(),
-            };
-            let spawned = std::thread::Builder::new()
-                .name(format!("viewtron-worker-{i}"))
-                .spawn(move || worker.run());
-            match spawned {
-                Ok(handle) => workers.push(handle),
-                Err(e) => {
-                    shared.stop();
-                    return Err(BuildError::Spawn(e));
-                }
-            }
+            let worker = Worker::new(shared.clone());
+            workers.push(spawn(
+                format!("viewtron-worker-{i}"),
+                Box::new(move || worker.run()),
+            )?);
         }
         log::info!("listening on {local_addr} with {} workers", workers.len());
         Ok(Server {

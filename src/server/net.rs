@@ -1,6 +1,7 @@
 //! Binding the listening socket, and finding the LAN address for the banner.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -9,18 +10,22 @@ use super::BuildError;
 /// Binds a listener with `TCP_NODELAY` set (accepted sockets inherit it on
 /// Linux, so answers never wait for Nagle + delayed ACK), address reuse for
 /// quick restarts, and dual-stack when bound to `::`.
-pub(crate) fn listen(ip: IpAddr, port: u16) -> Result<TcpListener, BuildError> {
-    match bind(SocketAddr::new(ip, port)) {
+///
+/// The read timeout is set on the listener too: accepted sockets inherit it,
+/// which is the only way to give tiny_http's connections a timeout. It also
+/// makes `accept()` time out, which the supervisor handles.
+pub(crate) fn listen(ip: IpAddr, port: u16, timeout: Duration) -> Result<TcpListener, BuildError> {
+    match bind(SocketAddr::new(ip, port), timeout) {
         // `::` on a host without IPv6: serve IPv4 on every interface instead.
         Err(_) if ip.is_unspecified() && ip.is_ipv6() => {
-            bind(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port))
+            bind(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port), timeout)
         }
         other => other,
     }
     .map_err(|(addr, source)| BuildError::Bind { addr, source })
 }
 
-fn bind(addr: SocketAddr) -> Result<TcpListener, (SocketAddr, std::io::Error)> {
+fn bind(addr: SocketAddr, timeout: Duration) -> Result<TcpListener, (SocketAddr, std::io::Error)> {
     let socket = (|| {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
         if addr.is_ipv6() && addr.ip().is_unspecified() {
@@ -28,6 +33,8 @@ fn bind(addr: SocketAddr) -> Result<TcpListener, (SocketAddr, std::io::Error)> {
         }
         socket.set_reuse_address(true)?;
         socket.set_nodelay(true)?;
+        socket.set_read_timeout(Some(timeout))?;
+        socket.set_write_timeout(Some(timeout.min(Duration::from_secs(30))))?;
         socket.bind(&addr.into())?;
         socket.listen(1024)?;
         Ok(socket)

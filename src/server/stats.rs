@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
+use super::worker::Refusal;
 use crate::Category;
 
 /// A camera or NVR the server has heard from.
@@ -62,8 +63,18 @@ pub struct Stats {
     pub dropped: u64,
     /// Body bytes received.
     pub bytes_received: u64,
-    /// Requests refused (bad method, path, size or framing).
+    /// Requests refused, all reasons together.
     pub refused: u64,
+    /// Requests refused, by reason: `forbidden` (403, allowlist),
+    /// `unauthorized` (401), `method_not_allowed` (405), `not_found` (404),
+    /// `too_large` (413), `bad_framing` (400), `too_many_headers` (431),
+    /// `incomplete_body` (peer stalled or vanished mid-body).
+    pub refused_by_reason: BTreeMap<&'static str, u64>,
+    /// Connections parked because tiny_http could not safely drop them
+    /// (see the README's "Limits and guarantees").
+    pub parked: u64,
+    /// Times the accept loop was rebuilt after dying.
+    pub accept_restarts: u64,
     /// Every camera seen, ordered by IP.
     pub cameras: Vec<Camera>,
 }
@@ -90,7 +101,9 @@ pub(crate) struct Counters {
     pub callback_panics: AtomicU64,
     pub dropped: AtomicU64,
     pub bytes_received: AtomicU64,
-    pub refused: AtomicU64,
+    pub refused: [AtomicU64; 8],
+    pub parked: AtomicU64,
+    pub accept_restarts: AtomicU64,
     cameras: Mutex<HashMap<IpAddr, Camera>>,
 }
 
@@ -99,6 +112,11 @@ pub(crate) fn bump(counter: &AtomicU64) {
 }
 
 impl Counters {
+    pub fn refusal(&self, why: Refusal) {
+        let i = Refusal::ALL.iter().position(|r| *r == why).unwrap_or(0);
+        bump(&self.refused[i]);
+    }
+
     pub fn event(&self, category: Category) {
         let i = Category::ALL
             .iter()
@@ -154,7 +172,14 @@ impl Counters {
             callback_panics: get(&self.callback_panics),
             dropped: get(&self.dropped),
             bytes_received: get(&self.bytes_received),
-            refused: get(&self.refused),
+            refused: self.refused.iter().map(get).sum(),
+            refused_by_reason: Refusal::ALL
+                .iter()
+                .zip(&self.refused)
+                .map(|(r, n)| (r.key(), get(n)))
+                .collect(),
+            parked: get(&self.parked),
+            accept_restarts: get(&self.accept_restarts),
             cameras,
         }
     }

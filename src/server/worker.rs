@@ -1,18 +1,21 @@
-//! One worker: take a request, read its body, answer the camera, then parse
-//! and deliver.
+//! One worker: take a request, check it, read its body, answer the camera,
+//! then parse and deliver.
 
 use std::borrow::Cow;
 use std::io::Read;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crossbeam_channel::{Sender, TrySendError};
 use tiny_http::{Header, Method, Request, Response, StatusCode};
 
 use super::callbacks::{guarded, Callbacks};
 use super::config::Config;
+use super::guard::{self, Credentials, Framing, LogLimiter};
 use super::stats::{bump, Counters};
+use super::supervisor::{retire_after, Current, Generation, Idle, Notice, PROBE_PATH};
 use super::{Overflow, UnparsedReason};
 use crate::{parse, Body, Category, Event, Post};
 
@@ -22,17 +25,40 @@ pub(crate) const SUCCESS_XML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>
 /// What a GET is answered with.
 const GET_TEXT: &str = "Viewtron event server running";
 
+/// Bodies up to this size may be left for tiny_http to drain when a request
+/// is refused. tiny_http 0.12 drains an unread `Content-Length` body by
+/// allocating the whole remainder at once (`vec![0; remaining]`), which
+/// aborts the process for a declared size beyond what the allocator can
+/// give; larger declared bodies are answered and their connection parked.
+const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// How often idle workers look at the shutdown flag and the current generation.
+const POLL: Duration = Duration::from_millis(200);
+
+/// Headers accepted in one request (tiny_http has already buffered them).
+const MAX_HEADERS: usize = 100;
+
 /// State shared by the server handle, its workers and shutdown handles.
 pub(crate) struct Shared {
     pub config: Config,
     pub callbacks: Callbacks,
     pub counters: Counters,
     pub stopping: AtomicBool,
-    /// Workers still running.
+    /// Pool workers still running (lingering workers are not counted).
     pub live_workers: AtomicUsize,
-    pub http: Weak<tiny_http::Server>,
+    /// Workers inside `handle`.
+    pub busy: AtomicUsize,
+    /// The generation accepting connections now.
+    pub current: Current,
+    pub local_addr: SocketAddr,
     /// Whether events go to the channel.
     pub channel: bool,
+    /// The events channel's sender, dropped at shutdown so that `events()`
+    /// ends when the last worker (each holds a clone) is done.
+    pub tx: Mutex<Option<Sender<Event>>>,
+    pub notices: Sender<Notice>,
+    pub refusal_log: LogLimiter,
+    pub credentials: Option<Credentials>,
 }
 
 impl Shared {
@@ -41,19 +67,14 @@ impl Shared {
     pub fn stop(&self) {
         if !self.stopping.swap(true, Ordering::SeqCst) {
             log::debug!("shutting down");
-            if let Some(http) = self.http.upgrade() {
-                for _ in 0..self.config.workers {
-                    http.unblock();
-                }
+            self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let _ = self.notices.send(Notice::Stop);
+            let current = self.current.get();
+            for _ in 0..self.config.workers {
+                current.http.unblock();
             }
         }
     }
-}
-
-pub(crate) struct Worker {
-    pub http: Arc<tiny_http::Server>,
-    pub shared: Arc<Shared>,
-    pub tx: Sender<Event>,
 }
 
 fn header(name: &str, value: &str) -> Header {
@@ -82,23 +103,144 @@ pub(crate) fn target_path(url: &str) -> &str {
     rest.split(['?', '#']).next().unwrap_or("/")
 }
 
+/// Why a request was refused; the key is what [`Stats`](super::Stats) counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    Forbidden,
+    Unauthorized,
+    MethodNotAllowed,
+    NotFound,
+    TooLarge,
+    BadFraming,
+    TooManyHeaders,
+    IncompleteBody,
+}
+
+impl Refusal {
+    pub const ALL: [Refusal; 8] = [
+        Refusal::Forbidden,
+        Refusal::Unauthorized,
+        Refusal::MethodNotAllowed,
+        Refusal::NotFound,
+        Refusal::TooLarge,
+        Refusal::BadFraming,
+        Refusal::TooManyHeaders,
+        Refusal::IncompleteBody,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Refusal::Forbidden => "forbidden",
+            Refusal::Unauthorized => "unauthorized",
+            Refusal::MethodNotAllowed => "method_not_allowed",
+            Refusal::NotFound => "not_found",
+            Refusal::TooLarge => "too_large",
+            Refusal::BadFraming => "bad_framing",
+            Refusal::TooManyHeaders => "too_many_headers",
+            Refusal::IncompleteBody => "incomplete_body",
+        }
+    }
+
+    fn status(self) -> u16 {
+        match self {
+            Refusal::Forbidden => 403,
+            Refusal::Unauthorized => 401,
+            Refusal::MethodNotAllowed => 405,
+            Refusal::NotFound => 404,
+            Refusal::TooLarge => 413,
+            Refusal::BadFraming | Refusal::IncompleteBody => 400,
+            Refusal::TooManyHeaders => 431,
+        }
+    }
+
+    fn text(self) -> &'static str {
+        match self {
+            Refusal::Forbidden => "source address not allowed\n",
+            Refusal::Unauthorized => "authentication required\n",
+            Refusal::MethodNotAllowed => "method not allowed\n",
+            Refusal::NotFound => "no such path\n",
+            Refusal::TooLarge => "body too large\n",
+            Refusal::BadFraming => "ambiguous or malformed body framing\n",
+            Refusal::TooManyHeaders => "too many header fields\n",
+            Refusal::IncompleteBody => "incomplete body\n",
+        }
+    }
+}
+
+pub(crate) struct Worker {
+    pub shared: Arc<Shared>,
+    tx: Option<Sender<Event>>,
+}
+
 impl Worker {
+    pub fn new(shared: Arc<Shared>) -> Worker {
+        let tx = shared.tx.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        Worker { shared, tx }
+    }
+
+    /// A pool worker: serves whichever generation is current.
     pub fn run(self) {
+        let shared = &*self.shared;
+        while !shared.stopping.load(Ordering::SeqCst) {
+            let generation = shared.current.get();
+            match generation.http.recv_timeout(POLL) {
+                Ok(Some(request)) => self.take(&generation, request),
+                Ok(None) => {}
+                Err(e) => {
+                    if !shared.stopping.load(Ordering::SeqCst)
+                        && !generation.dead.swap(true, Ordering::SeqCst)
+                    {
+                        log::error!("the HTTP accept loop stopped: {e}");
+                        let _ = shared.notices.send(Notice::Dead(generation.id));
+                    }
+                }
+            }
+        }
+        // The last worker out answers what arrived after the wake-ups.
+        if shared.live_workers.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.drain(&shared.current.get());
+        }
+    }
+
+    /// Serves a dead generation's remaining connections until they go quiet.
+    pub fn linger(self, generation: Arc<Generation>) {
+        let retire = retire_after(self.shared.config.read_timeout);
+        let mut idle = Idle::new();
         loop {
-            match self.http.recv() {
-                Ok(request) => self.handle(request),
-                Err(_) if self.shared.stopping.load(Ordering::SeqCst) => break,
-                Err(e) => log::error!("the HTTP listener failed: {e}"),
+            if self.shared.stopping.load(Ordering::SeqCst) {
+                self.drain(&generation);
+                return;
+            }
+            match generation.http.recv_timeout(POLL) {
+                Ok(Some(request)) => {
+                    idle.reset();
+                    self.take(&generation, request);
+                }
+                _ if idle.longer_than(retire) => {
+                    log::debug!("generation {} retired", generation.id);
+                    return;
+                }
+                _ => {}
             }
         }
-        // Each worker consumed exactly one wake-up. The last one out answers
-        // the requests that arrived after the wake-ups were queued (it must
-        // be the last: `try_recv` would swallow another worker's wake-up).
-        if self.shared.live_workers.fetch_sub(1, Ordering::SeqCst) == 1 {
-            while let Ok(Some(request)) = self.http.try_recv() {
-                self.handle(request);
+    }
+
+    /// Answers queued requests, skipping the other workers' wake-ups.
+    fn drain(&self, generation: &Generation) {
+        let mut misses = 0;
+        while misses <= self.shared.config.workers {
+            match generation.http.try_recv() {
+                Ok(Some(request)) => self.take(generation, request),
+                _ => misses += 1,
             }
         }
+    }
+
+    fn take(&self, generation: &Generation, request: Request) {
+        generation.served.fetch_add(1, Ordering::Relaxed);
+        self.shared.busy.fetch_add(1, Ordering::SeqCst);
+        self.handle(request);
+        self.shared.busy.fetch_sub(1, Ordering::SeqCst);
     }
 
     fn respond<R: Read>(&self, request: Request, response: Response<R>) {
@@ -107,26 +249,75 @@ impl Worker {
         }
     }
 
-    fn refuse(&self, request: Request, status: u16, text: &str, ip: IpAddr) {
-        bump(&self.shared.counters.refused);
-        log::debug!(
-            "refused {} {} from {ip}: {status}",
-            request.method(),
-            request.url()
-        );
-        let mut response = Response::from_string(text).with_status_code(StatusCode(status));
-        if status == 405 {
-            response.add_header(header("Allow", "GET, HEAD, POST"));
+    /// Refuses a request without ever letting tiny_http drain a huge body
+    /// or leave a chunked body unread on a connection that stays open.
+    fn refuse(&self, mut request: Request, why: Refusal, ip: IpAddr) {
+        let shared = &*self.shared;
+        shared.counters.refusal(why);
+        if let Some(suppressed) = shared.refusal_log.allow() {
+            log::warn!(
+                "refused {} {} from {ip}: {} {} ({suppressed} more refusals not logged)",
+                request.method(),
+                request.url(),
+                why.status(),
+                why.key()
+            );
         }
-        self.respond(request, response);
+        let mut response =
+            Response::from_string(why.text()).with_status_code(StatusCode(why.status()));
+        match why {
+            Refusal::MethodNotAllowed => response.add_header(header("Allow", "GET, HEAD, POST")),
+            Refusal::Unauthorized => {
+                response.add_header(header("WWW-Authenticate", "Basic realm=\"viewtron\""))
+            }
+            _ => {}
+        }
+        let chunked = find_header(&request, "Transfer-Encoding").is_some();
+        let declared = request.body_length().map_or(0, |n| n as u64);
+        let drained = if chunked {
+            // Read the chunked body to its end within the limit, so the
+            // connection stays in sync; beyond the limit, park it.
+            let limit = shared.config.max_body as u64 + 1;
+            let n = std::io::copy(&mut request.as_reader().take(limit), &mut std::io::sink());
+            matches!(n, Ok(n) if n < limit)
+        } else {
+            declared <= DRAIN_LIMIT
+        };
+        if drained {
+            self.respond(request, response);
+        } else {
+            self.park(request, response);
+        }
+    }
+
+    /// Answers and then keeps the connection's unread body away from
+    /// tiny_http for good: its thread and socket stay parked until the
+    /// process exits. Used only where dropping the request would make
+    /// tiny_http allocate the declared size (and abort) or read the rest of
+    /// a body as new requests.
+    fn park(&self, request: Request, response: Response<std::io::Cursor<Vec<u8>>>) {
+        bump(&self.shared.counters.parked);
+        let stream = request.upgrade("close", response);
+        std::mem::forget(stream);
     }
 
     fn handle(&self, mut request: Request) {
         let shared = &*self.shared;
-        bump(&shared.counters.requests);
         let ip = request
             .remote_addr()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip().to_canonical());
+        let path = target_path(request.url());
+        if *request.method() == Method::Get && path == PROBE_PATH && ip.is_loopback() {
+            return self.respond(request, Response::from_string("ok"));
+        }
+        bump(&shared.counters.requests);
+        let allow = &shared.config.allow;
+        if !allow.is_empty() && !allow.iter().any(|net| net.contains(ip)) {
+            return self.refuse(request, Refusal::Forbidden, ip);
+        }
+        if request.headers().len() > MAX_HEADERS {
+            return self.refuse(request, Refusal::TooManyHeaders, ip);
+        }
         match request.method() {
             Method::Post => {}
             Method::Get | Method::Head => {
@@ -134,34 +325,69 @@ impl Worker {
                     .with_header(header("Content-Type", "text/plain; charset=utf-8"));
                 return self.respond(request, response);
             }
-            _ => return self.refuse(request, 405, "method not allowed\n", ip),
+            _ => return self.refuse(request, Refusal::MethodNotAllowed, ip),
         }
         let paths = &shared.config.paths;
-        if !paths.is_empty() && !paths.iter().any(|p| p == target_path(request.url())) {
-            return self.refuse(request, 404, "no such path\n", ip);
+        if !paths.is_empty() && !paths.iter().any(|p| p == path) {
+            return self.refuse(request, Refusal::NotFound, ip);
         }
+        if let Some(credentials) = &shared.credentials {
+            if !credentials.check(find_header(&request, "Authorization")) {
+                return self.refuse(request, Refusal::Unauthorized, ip);
+            }
+        }
+        let headers = request
+            .headers()
+            .iter()
+            .map(|h| (h.field.as_str().as_str(), h.value.as_str()));
+        let framing = match guard::framing(headers) {
+            Ok(f) => f,
+            Err(why) => {
+                log::debug!("bad framing from {ip}: {why}");
+                return self.refuse(request, Refusal::BadFraming, ip);
+            }
+        };
         let max = shared.config.max_body;
-        if request.body_length().is_some_and(|n| n > max) {
-            return self.refuse(request, 413, "body too large\n", ip);
+        if let Framing::Length(n) = framing {
+            if n > max as u64 {
+                return self.refuse(request, Refusal::TooLarge, ip);
+            }
         }
-        let chunked = find_header(&request, "Transfer-Encoding").is_some();
-        let mut body = Vec::with_capacity(request.body_length().unwrap_or(0));
+        let mut body = Vec::with_capacity(match framing {
+            Framing::Length(n) => n as usize,
+            Framing::Chunked => 0,
+        });
         let read = request
             .as_reader()
             .take(max as u64 + 1)
             .read_to_end(&mut body);
         if let Err(e) = read {
+            // A stalled (read timeout) or vanished peer, or broken chunks.
             log::debug!("incomplete body from {ip}: {e}");
-            bump(&shared.counters.refused);
-            return; // the peer is gone or broke framing; tiny_http closes it
+            shared.counters.refusal(Refusal::IncompleteBody);
+            return self.park_or_drop(request, framing);
         }
         if body.len() > max {
-            return self.refuse(request, 413, "body too large\n", ip);
+            return self.refuse(request, Refusal::TooLarge, ip);
         }
         let response = Response::from_string(SUCCESS_XML)
             .with_header(header("Content-Type", "application/xml"));
         self.respond(request, response);
-        self.deliver(body, chunked, ip);
+        self.deliver(body, framing == Framing::Chunked, ip);
+    }
+
+    /// After a failed body read: a `Content-Length` remainder is at most
+    /// `max_body`, safe for tiny_http to drain (it will fail fast on the
+    /// dead socket); a chunked one is left parked.
+    fn park_or_drop(&self, request: Request, framing: Framing) {
+        match framing {
+            Framing::Length(_) => drop(request),
+            Framing::Chunked => {
+                let response = Response::from_string(Refusal::IncompleteBody.text())
+                    .with_status_code(StatusCode(400));
+                self.park(request, response);
+            }
+        }
     }
 
     /// Parses an answered post and hands it to the callbacks and channel.
@@ -263,7 +489,11 @@ impl Worker {
             Overflow::DropTraject => event.category() == Category::Traject,
             Overflow::DropNewest => true,
         };
-        let event = match self.tx.try_send(event) {
+        let Some(tx) = &self.tx else {
+            bump(&counters.dropped);
+            return;
+        };
+        let event = match tx.try_send(event) {
             Ok(()) => return,
             Err(TrySendError::Disconnected(_)) => {
                 bump(&counters.dropped);
@@ -276,7 +506,7 @@ impl Worker {
             return;
         }
         log::debug!("events channel full: waiting for the consumer");
-        if self.tx.send(event).is_err() {
+        if tx.send(event).is_err() {
             bump(&counters.dropped);
         }
     }
