@@ -38,6 +38,9 @@ const POLL: Duration = Duration::from_millis(200);
 /// Headers accepted in one request (tiny_http has already buffered them).
 const MAX_HEADERS: usize = 100;
 
+/// Header bytes accepted in one request.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
 /// State shared by the server handle, its workers and shutdown handles.
 pub(crate) struct Shared {
     pub config: Config,
@@ -315,7 +318,12 @@ impl Worker {
         if !allow.is_empty() && !allow.iter().any(|net| net.contains(ip)) {
             return self.refuse(request, Refusal::Forbidden, ip);
         }
-        if request.headers().len() > MAX_HEADERS {
+        let header_bytes: usize = request
+            .headers()
+            .iter()
+            .map(|h| h.field.as_str().as_str().len() + h.value.as_str().len())
+            .sum();
+        if request.headers().len() > MAX_HEADERS || header_bytes > MAX_HEADER_BYTES {
             return self.refuse(request, Refusal::TooManyHeaders, ip);
         }
         match request.method() {
@@ -369,6 +377,11 @@ impl Worker {
         }
         if body.len() > max {
             return self.refuse(request, Refusal::TooLarge, ip);
+        }
+        if matches!(framing, Framing::Length(n) if body.len() as u64 != n) {
+            // The peer closed before sending the declared body.
+            shared.counters.refusal(Refusal::IncompleteBody);
+            return self.park_or_drop(request, framing);
         }
         let response = Response::from_string(SUCCESS_XML)
             .with_header(header("Content-Type", "application/xml"));
