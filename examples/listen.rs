@@ -1,0 +1,410 @@
+//! Listens for camera and NVR posts and prints one line per event: the
+//! project's main job, ready to run.
+//!
+//! ```text
+//! cargo run --release --example listen                      # port 5050, all interfaces
+//! cargo run --release --example listen -- --port 5002 --bind 192.168.1.10
+//! cargo run --release --example listen -- --json > events.jsonl
+//! cargo run --release --example listen -- --help
+//! ```
+//!
+//! Point the cameras' "HTTP Post" at this machine and port (the banner shows
+//! the URL), then reboot them. Each event becomes one line, like the Python
+//! SDK's `handle_event`:
+//!
+//! ```text
+//! Viewtron Event Server
+//! Listening on http://192.168.1.100:5050
+//! Ready for camera events...
+//! Camera connected: 192.168.1.20
+//! [lpr] License Plate Detection from 192.168.1.20  plate=ABC123 group=whiteList
+//! [intrusion] Perimeter Intrusion from 192.168.1.30  targets=1
+//! [traject] Smart Tracking from 192.168.1.20  targets=2
+//! [alarm] perimeterAlarm#1 on from 192.168.1.30
+//! [unrecognized] unknown-smartType (MOTION: Motion Detection) from 192.168.1.20
+//! ```
+//!
+//! Keepalives print nothing. Posts that are not XML are reported on standard
+//! error, and so are the library's warnings (`--verbose`: its debug log too).
+//!
+//! With `--json`, standard output carries only JSON, one object per line: each
+//! event, alarm status and unrecognized post in the crate's JSON shape (see
+//! the README's "JSON output") with a `"camera_ip"` key added at the end; one
+//! `{"kind":"connect","camera_ip":"…"}` line per new camera; and for a post
+//! that is not XML, `{"kind":"error","error":"…","camera_ip":"…"}`. The banner
+//! then goes to standard error. `--quiet` prints no per-post lines at all,
+//! only the banner and errors.
+//!
+//! Exit status: runs until interrupted (Ctrl+C); 0 when standard output is
+//! closed (`listen --json | head`), 1 when the port cannot be bound or output
+//! fails, 2 on a usage error.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::io::{self, Write as _};
+use std::net::{IpAddr, Ipv4Addr, UdpSocket};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use viewtron::{
+    AlarmStatus, Category, Event, Post, Server, ServerBuilder, ShutdownHandle, UnparsedReason,
+};
+
+const USAGE: &str = "\
+usage: listen [--port N] [--bind ADDR] [--json] [--quiet] [--verbose]
+
+  --port N      TCP port to listen on (default 5050)
+  --bind ADDR   address to listen on (default: every interface, IPv4 and IPv6)
+  --json        standard output carries only JSON lines (events, alarm statuses,
+                unrecognized posts, new cameras), each with \"camera_ip\";
+                the banner goes to standard error
+  --quiet       no per-post lines: only the banner and errors
+  --verbose     also show the library's debug log on standard error
+  -h, --help    show this text";
+
+/// What the command line asks for.
+#[derive(Debug)]
+struct Options {
+    port: u16,
+    bind: Option<IpAddr>,
+    json: bool,
+    quiet: bool,
+    verbose: bool,
+    // Hardening flags come here, each one field, one arm in `parse_args` and
+    // one builder call in `configure`: --max-body BYTES, --read-timeout SECS,
+    // --user NAME --password PASS, --allow CIDR.
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            port: 5050,
+            bind: None,
+            json: false,
+            quiet: false,
+            verbose: false,
+        }
+    }
+}
+
+/// `Ok(None)` means `--help`. Flags taking a value accept `--flag VALUE` and
+/// `--flag=VALUE`.
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
+    let mut options = Options::default();
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => (flag.to_owned(), Some(value)),
+            _ => (arg.clone(), None),
+        };
+        let mut value = || -> Result<String, String> {
+            match inline {
+                Some(v) => Ok(v.to_owned()),
+                None => args.next().ok_or_else(|| format!("{flag} needs a value")),
+            }
+        };
+        match flag.as_str() {
+            "--port" => options.port = parse_value(&flag, &value()?)?,
+            "--bind" => options.bind = Some(parse_value(&flag, &value()?)?),
+            "--json" | "--quiet" | "-q" | "--verbose" | "-v" | "--help" | "-h"
+                if inline.is_some() =>
+            {
+                return Err(format!("{flag} takes no value"));
+            }
+            "--json" => options.json = true,
+            "--quiet" | "-q" => options.quiet = true,
+            "--verbose" | "-v" => options.verbose = true,
+            "--help" | "-h" => return Ok(None),
+            _ if flag.starts_with('-') => return Err(format!("unknown flag `{flag}`")),
+            _ => return Err(format!("unexpected argument `{arg}`")),
+        }
+    }
+    Ok(Some(options))
+}
+
+fn parse_value<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse()
+        .map_err(|e| format!("{flag}: invalid value `{text}`: {e}"))
+}
+
+fn main() -> ExitCode {
+    let options = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("listen: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    StderrLogger::install(options.verbose);
+
+    let out = Arc::new(Output {
+        json: options.json,
+        quiet: options.quiet,
+        stop: OnceLock::new(),
+        failed: AtomicBool::new(false),
+        broken_pipe: AtomicBool::new(false),
+    });
+    let server = match configure(&options, &out).build() {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("listen: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The callbacks stop the server when standard output goes away; they can
+    // only reach it through this cell, filled once the server exists.
+    let _ = out.stop.set(server.shutdown_handle());
+
+    if options.json {
+        // Keep standard output pure JSON: the same banner, on standard error.
+        let addr = server.local_addr();
+        eprintln!("Viewtron Event Server");
+        eprintln!(
+            "Listening on http://{}",
+            std::net::SocketAddr::new(lan_ip(addr.ip()), addr.port())
+        );
+        eprintln!("Ready for camera events...");
+        server.wait();
+    } else {
+        server.serve_forever();
+    }
+
+    if out.broken_pipe.load(Ordering::SeqCst) {
+        ExitCode::SUCCESS
+    } else if out.failed.load(Ordering::SeqCst) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The server the options describe, with the callbacks that print.
+fn configure(options: &Options, out: &Arc<Output>) -> ServerBuilder {
+    let mut builder = Server::builder().port(options.port);
+    if let Some(ip) = options.bind {
+        builder = builder.bind(ip);
+    }
+    let (on_event, on_connect, on_alarm, on_unparsed) =
+        (out.clone(), out.clone(), out.clone(), out.clone());
+    builder
+        .on_event(move |event, ip| on_event.event(&event, ip))
+        .on_connect(move |ip| on_connect.connect(ip))
+        .on_alarm_status(move |status, ip| on_alarm.alarm_status(&status, ip))
+        .on_unparsed(move |xml, ip, reason| on_unparsed.unparsed(xml, ip, reason))
+}
+
+/// Prints what the callbacks report, in text or JSON. Callbacks run on the
+/// server's worker threads; each line is written under the stdout lock, so
+/// lines never interleave.
+struct Output {
+    json: bool,
+    quiet: bool,
+    stop: OnceLock<ShutdownHandle>,
+    failed: AtomicBool,
+    broken_pipe: AtomicBool,
+}
+
+impl Output {
+    fn event(&self, event: &Event, ip: IpAddr) {
+        if self.quiet {
+            return;
+        }
+        if self.json {
+            let json = serde_json::to_string(event).expect("an event always serialises");
+            self.line(&with_camera_ip(json, ip));
+        } else {
+            self.line(&event_line(event, ip));
+        }
+    }
+
+    fn connect(&self, ip: IpAddr) {
+        if self.quiet {
+            return;
+        }
+        if self.json {
+            self.line(&format!(r#"{{"kind":"connect","camera_ip":"{ip}"}}"#));
+        } else {
+            self.line(&format!("Camera connected: {ip}"));
+        }
+    }
+
+    fn alarm_status(&self, status: &AlarmStatus, ip: IpAddr) {
+        if self.quiet {
+            return;
+        }
+        if self.json {
+            let json = serde_json::to_string(status).expect("a status always serialises");
+            self.line(&with_camera_ip(json, ip));
+        } else {
+            for alarm in &status.alarms {
+                let id = alarm
+                    .id
+                    .as_deref()
+                    .map_or(String::new(), |id| format!("#{id}"));
+                let state = if alarm.active { "on" } else { "off" };
+                self.line(&format!("[alarm] {}{id} {state} from {ip}", alarm.name));
+            }
+        }
+    }
+
+    fn unparsed(&self, xml: &str, ip: IpAddr, reason: &UnparsedReason) {
+        match reason {
+            UnparsedReason::Unrecognized(reason) => {
+                if self.quiet {
+                    return;
+                }
+                // The callback gets only the reason; parsing the body again
+                // (rare posts) gives the `Unrecognized` with its smartType.
+                let unrecognized = match viewtron::parse(xml) {
+                    Ok(Post::Unrecognized(u)) => Some(u),
+                    _ => None,
+                };
+                if self.json {
+                    let json = match &unrecognized {
+                        Some(u) => serde_json::to_string(u).expect("always serialises"),
+                        None => format!(r#"{{"kind":"unrecognized","reason":"{reason}"}}"#),
+                    };
+                    self.line(&with_camera_ip(json, ip));
+                } else {
+                    let mut line = format!("[unrecognized] {reason}");
+                    if let Some(smart_type) =
+                        unrecognized.as_ref().and_then(|u| u.smart_type.as_ref())
+                    {
+                        let _ = write!(line, " ({smart_type}");
+                        if let Some(description) = unrecognized.as_ref().and_then(|u| u.description)
+                        {
+                            let _ = write!(line, ": {description}");
+                        }
+                        line.push(')');
+                    }
+                    let _ = write!(line, " from {ip}");
+                    self.line(&line);
+                }
+            }
+            // Not XML, not UTF-8, or an empty chunked post: an error.
+            other => {
+                if self.json && !self.quiet {
+                    let error = serde_json::to_string(&other.to_string()).expect("a string");
+                    self.line(&format!(
+                        r#"{{"kind":"error","error":{error},"camera_ip":"{ip}"}}"#
+                    ));
+                } else {
+                    eprintln!("listen: unusable post from {ip}: {other}");
+                }
+            }
+        }
+    }
+
+    /// Writes one line; when standard output is gone, stops the server.
+    fn line(&self, line: &str) {
+        let mut stdout = io::stdout().lock();
+        if let Err(e) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                self.broken_pipe.store(true, Ordering::SeqCst);
+            } else if !self.failed.swap(true, Ordering::SeqCst) {
+                eprintln!("listen: cannot write to standard output: {e}");
+            }
+            if let Some(stop) = self.stop.get() {
+                stop.shutdown();
+            }
+        }
+    }
+}
+
+/// `[lpr] License Plate Detection from 192.168.1.20  plate=ABC123 group=whiteList`.
+fn event_line(event: &Event, ip: IpAddr) -> String {
+    let mut line = format!("[{}] {} from {ip}", event.category(), event.description());
+    let _ = match event.category() {
+        Category::Lpr => write!(
+            line,
+            "  plate={} group={}",
+            field(event.plate_number()),
+            field(event.plate_group())
+        ),
+        Category::Face => write!(line, "  faces={}", event.faces().len()),
+        Category::Intrusion | Category::Counting | Category::Metadata | Category::Traject => {
+            write!(line, "  targets={}", event.targets().len())
+        }
+    };
+    line
+}
+
+/// A value for `key=value`: `-` when absent, quoted when it has spaces.
+fn field(value: Option<&str>) -> Cow<'_, str> {
+    match value {
+        None => Cow::Borrowed("-"),
+        Some(v) if v.is_empty() || v.contains(|c: char| c.is_whitespace() || c == '"') => {
+            Cow::Owned(format!("{v:?}"))
+        }
+        Some(v) => Cow::Borrowed(v),
+    }
+}
+
+/// Adds `"camera_ip"` as the last key of a serialised post, keeping the
+/// crate's key order (a `serde_json::Value` would sort the keys).
+fn with_camera_ip(json: String, ip: IpAddr) -> String {
+    let keys = json
+        .strip_suffix('}')
+        .expect("a post serialises to a JSON object");
+    format!(r#"{keys},"camera_ip":"{ip}"}}"#)
+}
+
+/// The address to show for a wildcard bind: the source address of the
+/// default route (a UDP `connect` sends nothing), as `serve_forever` shows.
+fn lan_ip(bound: IpAddr) -> IpAddr {
+    if !bound.is_unspecified() {
+        return bound;
+    }
+    let probe = || -> io::Result<IpAddr> {
+        let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
+        socket.connect((Ipv4Addr::new(192, 0, 2, 1), 9))?;
+        Ok(socket.local_addr()?.ip())
+    };
+    match probe() {
+        Ok(ip) if !ip.is_unspecified() => ip,
+        _ => Ipv4Addr::LOCALHOST.into(),
+    }
+}
+
+/// The library reports through the `log` crate (a callback that panicked, a
+/// listener failure); this shows those messages on standard error.
+struct StderrLogger;
+
+impl StderrLogger {
+    fn install(verbose: bool) {
+        static LOGGER: StderrLogger = StderrLogger;
+        if log::set_logger(&LOGGER).is_ok() {
+            log::set_max_level(if verbose {
+                log::LevelFilter::Debug
+            } else {
+                log::LevelFilter::Warn
+            });
+        }
+    }
+}
+
+impl log::Log for StderrLogger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            eprintln!(
+                "listen: {} {}: {}",
+                record.level(),
+                record.target(),
+                record.args()
+            );
+        }
+    }
+
+    fn flush(&self) {}
+}

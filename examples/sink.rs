@@ -1,0 +1,141 @@
+//! A benchmark sink: serves on loopback for a fixed time, counts the events
+//! delivered, and prints one summary line. Nothing is printed per event.
+//!
+//! ```text
+//! cargo run --release --example sink -- PORT SECONDS [--channel]
+//! cargo run --release --example sink -- 5050 10
+//! ```
+//!
+//! It listens on `127.0.0.1:PORT` (0 picks a free port; the address is on
+//! standard error) and counts events through an `on_event` callback, or with
+//! `--channel` through `server.events()` read by a consumer thread. After
+//! SECONDS (decimals allowed) it shuts the server down, which answers and
+//! delivers every request already received, and prints, on standard output:
+//!
+//! ```text
+//! events=N keepalives=N requests=N
+//! ```
+//!
+//! Exit status: 0 after the summary; 1 when the port cannot be bound or the
+//! consumer thread panicked; 2 on a usage error.
+
+use std::net::Ipv4Addr;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use viewtron::Server;
+
+const USAGE: &str = "usage: sink PORT SECONDS [--channel]
+  serves 127.0.0.1:PORT for SECONDS, then prints `events=N keepalives=N requests=N`;
+  --channel counts through server.events() instead of an on_event callback";
+
+struct Args {
+    port: u16,
+    run_for: Duration,
+    channel: bool,
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("sink: {message}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+
+    let events = Arc::new(AtomicU64::new(0));
+    let builder = Server::builder()
+        .bind(Ipv4Addr::LOCALHOST.into())
+        .port(args.port);
+    let builder = if args.channel {
+        builder // no callback: events go to the channel
+    } else {
+        let events = events.clone();
+        builder.on_event(move |_event, _ip| {
+            events.fetch_add(1, Ordering::Relaxed);
+        })
+    };
+    let server = match builder.build() {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("sink: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let consumer = args.channel.then(|| {
+        let (stream, events) = (server.events(), events.clone());
+        thread::spawn(move || {
+            for _event in stream {
+                events.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    });
+    eprintln!(
+        "sink: listening on {} for {:?} ({})",
+        server.local_addr(),
+        args.run_for,
+        if args.channel { "channel" } else { "callback" }
+    );
+
+    thread::sleep(args.run_for);
+    server.shutdown();
+    server.wait(); // every received request is answered and delivered
+    if let Some(consumer) = consumer {
+        // The channel ends once the stopped server's events are all read.
+        if consumer.join().is_err() {
+            eprintln!("sink: the consumer thread panicked");
+            return ExitCode::FAILURE;
+        }
+    }
+    let stats = server.stats();
+    println!(
+        "events={} keepalives={} requests={}",
+        events.load(Ordering::Relaxed),
+        stats.keepalives,
+        stats.requests
+    );
+    ExitCode::SUCCESS
+}
+
+/// `Ok(None)` for `--help`.
+fn parse_args() -> Result<Option<Args>, String> {
+    let mut positional = Vec::new();
+    let mut channel = false;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--channel" => channel = true,
+            "-h" | "--help" => return Ok(None),
+            flag if flag.starts_with('-') && flag.len() > 1 => {
+                return Err(format!("unknown flag `{flag}`"))
+            }
+            _ => positional.push(arg),
+        }
+    }
+    let [port, seconds] = positional.as_slice() else {
+        return Err(format!(
+            "expected PORT and SECONDS, got {} argument(s)",
+            positional.len()
+        ));
+    };
+    let port = port
+        .parse()
+        .map_err(|e| format!("PORT: invalid value `{port}`: {e}"))?;
+    let run_for = seconds
+        .parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("SECONDS: invalid value `{seconds}`"))?;
+    Ok(Some(Args {
+        port,
+        run_for,
+        channel,
+    }))
+}
