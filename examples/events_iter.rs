@@ -43,7 +43,7 @@ fn main() -> ExitCode {
         }
     };
     // `serve_forever` would block before the loop: say where we listen instead.
-    println!("Listening on {}", server.local_addr());
+    println!("Listening on {}", server.url());
 
     let mut seen = 0_u64;
     for event in server.events() {

@@ -42,20 +42,27 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
-use std::net::{IpAddr, Ipv4Addr, UdpSocket};
+use std::net::IpAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use viewtron::{
-    AlarmStatus, Category, Event, Post, Server, ServerBuilder, ShutdownHandle, UnparsedReason,
+    AlarmStatus, Category, Event, Server, ServerBuilder, ShutdownHandle, UnparsedReason,
 };
 
 const USAGE: &str = "\
 usage: listen [--port N] [--bind ADDR] [--json] [--quiet] [--verbose]
+              [--max-body BYTES] [--read-timeout SECS] [--user NAME --password PASS]
+              [--allow CIDR]...
 
   --port N      TCP port to listen on (default 5050)
   --bind ADDR   address to listen on (default: every interface, IPv4 and IPv6)
+  --max-body BYTES     largest post accepted (default 16777216); larger: 413
+  --read-timeout SECS  close a connection silent this long (default 150)
+  --user NAME --password PASS
+                require HTTP Basic credentials (as set on the camera); else 401
+  --allow CIDR  accept posts only from this network (repeatable); others: 403
   --json        standard output carries only JSON lines (events, alarm statuses,
                 unrecognized posts, new cameras), each with \"camera_ip\";
                 the banner goes to standard error
@@ -71,9 +78,11 @@ struct Options {
     json: bool,
     quiet: bool,
     verbose: bool,
-    // Hardening flags come here, each one field, one arm in `parse_args` and
-    // one builder call in `configure`: --max-body BYTES, --read-timeout SECS,
-    // --user NAME --password PASS, --allow CIDR.
+    max_body: Option<usize>,
+    read_timeout: Option<u64>,
+    user: Option<String>,
+    password: Option<String>,
+    allow: Vec<viewtron::Cidr>,
 }
 
 impl Default for Options {
@@ -84,6 +93,11 @@ impl Default for Options {
             json: false,
             quiet: false,
             verbose: false,
+            max_body: None,
+            read_timeout: None,
+            user: None,
+            password: None,
+            allow: Vec::new(),
         }
     }
 }
@@ -106,6 +120,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
         match flag.as_str() {
             "--port" => options.port = parse_value(&flag, &value()?)?,
             "--bind" => options.bind = Some(parse_value(&flag, &value()?)?),
+            "--max-body" => options.max_body = Some(parse_value(&flag, &value()?)?),
+            "--read-timeout" => options.read_timeout = Some(parse_value(&flag, &value()?)?),
+            "--user" => options.user = Some(value()?),
+            "--password" => options.password = Some(value()?),
+            "--allow" => options.allow.push(parse_value(&flag, &value()?)?),
             "--json" | "--quiet" | "-q" | "--verbose" | "-v" | "--help" | "-h"
                 if inline.is_some() =>
             {
@@ -118,6 +137,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
             _ if flag.starts_with('-') => return Err(format!("unknown flag `{flag}`")),
             _ => return Err(format!("unexpected argument `{arg}`")),
         }
+    }
+    if options.user.is_some() != options.password.is_some() {
+        return Err("--user and --password go together".into());
     }
     Ok(Some(options))
 }
@@ -164,12 +186,8 @@ fn main() -> ExitCode {
 
     if options.json {
         // Keep standard output pure JSON: the same banner, on standard error.
-        let addr = server.local_addr();
         eprintln!("Viewtron Event Server");
-        eprintln!(
-            "Listening on http://{}",
-            std::net::SocketAddr::new(lan_ip(addr.ip()), addr.port())
-        );
+        eprintln!("Listening on {}", server.url());
         eprintln!("Ready for camera events...");
         server.wait();
     } else {
@@ -190,6 +208,18 @@ fn configure(options: &Options, out: &Arc<Output>) -> ServerBuilder {
     let mut builder = Server::builder().port(options.port);
     if let Some(ip) = options.bind {
         builder = builder.bind(ip);
+    }
+    if let Some(bytes) = options.max_body {
+        builder = builder.max_body(bytes);
+    }
+    if let Some(secs) = options.read_timeout {
+        builder = builder.read_timeout(std::time::Duration::from_secs(secs));
+    }
+    if let (Some(user), Some(password)) = (&options.user, &options.password) {
+        builder = builder.basic_auth(user.as_str(), password.as_str());
+    }
+    for network in &options.allow {
+        builder = builder.allow(*network);
     }
     let (on_event, on_connect, on_alarm, on_unparsed) =
         (out.clone(), out.clone(), out.clone(), out.clone());
@@ -254,32 +284,20 @@ impl Output {
         }
     }
 
-    fn unparsed(&self, xml: &str, ip: IpAddr, reason: &UnparsedReason) {
+    fn unparsed(&self, _xml: &str, ip: IpAddr, reason: &UnparsedReason) {
         match reason {
-            UnparsedReason::Unrecognized(reason) => {
+            UnparsedReason::Unrecognized(unrecognized) => {
                 if self.quiet {
                     return;
                 }
-                // The callback gets only the reason; parsing the body again
-                // (rare posts) gives the `Unrecognized` with its smartType.
-                let unrecognized = match viewtron::parse(xml) {
-                    Ok(Post::Unrecognized(u)) => Some(u),
-                    _ => None,
-                };
                 if self.json {
-                    let json = match &unrecognized {
-                        Some(u) => serde_json::to_string(u).expect("always serialises"),
-                        None => format!(r#"{{"kind":"unrecognized","reason":"{reason}"}}"#),
-                    };
+                    let json = serde_json::to_string(unrecognized).expect("always serialises");
                     self.line(&with_camera_ip(json, ip));
                 } else {
                     let mut line = format!("[unrecognized] {reason}");
-                    if let Some(smart_type) =
-                        unrecognized.as_ref().and_then(|u| u.smart_type.as_ref())
-                    {
+                    if let Some(smart_type) = &unrecognized.smart_type {
                         let _ = write!(line, " ({smart_type}");
-                        if let Some(description) = unrecognized.as_ref().and_then(|u| u.description)
-                        {
+                        if let Some(description) = unrecognized.description {
                             let _ = write!(line, ": {description}");
                         }
                         line.push(')');
@@ -354,23 +372,6 @@ fn with_camera_ip(json: String, ip: IpAddr) -> String {
         .strip_suffix('}')
         .expect("a post serialises to a JSON object");
     format!(r#"{keys},"camera_ip":"{ip}"}}"#)
-}
-
-/// The address to show for a wildcard bind: the source address of the
-/// default route (a UDP `connect` sends nothing), as `serve_forever` shows.
-fn lan_ip(bound: IpAddr) -> IpAddr {
-    if !bound.is_unspecified() {
-        return bound;
-    }
-    let probe = || -> io::Result<IpAddr> {
-        let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
-        socket.connect((Ipv4Addr::new(192, 0, 2, 1), 9))?;
-        Ok(socket.local_addr()?.ip())
-    };
-    match probe() {
-        Ok(ip) if !ip.is_unspecified() => ip,
-        _ => Ipv4Addr::LOCALHOST.into(),
-    }
 }
 
 /// The library reports through the `log` crate (a callback that panicked, a

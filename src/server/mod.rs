@@ -26,7 +26,7 @@ pub use config::{BuildError, Overflow, ServerBuilder};
 pub use guard::{Cidr, CidrError};
 pub use stats::{Camera, Stats};
 
-use crate::{Event, ParseError, UnrecognizedReason};
+use crate::{Event, ParseError, Unrecognized};
 use guard::Credentials;
 use supervisor::{Current, Generation, Supervisor};
 use worker::{Shared, Worker};
@@ -35,16 +35,19 @@ use worker::{Shared, Worker};
 /// Python SDK's reason strings.
 ///
 /// ```
-/// use viewtron::{UnparsedReason, UnrecognizedReason};
+/// use viewtron::{Post, UnparsedReason, UnrecognizedReason};
 ///
 /// assert_eq!(UnparsedReason::AlarmStatus.to_string(), "alarmStatus");
-/// assert_eq!(UnparsedReason::Unrecognized(UnrecognizedReason::NoMessageType).to_string(), "no-messageType");
+/// let Ok(Post::Unrecognized(u)) = viewtron::parse("<config version='2.0'/>") else { panic!() };
+/// assert_eq!(u.reason, UnrecognizedReason::NoMessageType);
+/// assert_eq!(UnparsedReason::Unrecognized(u).to_string(), "no-messageType");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum UnparsedReason {
-    /// Well-formed, but not an event (`unknown-smartType`, `no-messageType`, …).
-    Unrecognized(UnrecognizedReason),
+    /// Well-formed, but not an event (`unknown-smartType`, `no-messageType`, …),
+    /// with the `smartType` and description the post carried.
+    Unrecognized(Unrecognized),
     /// Not UTF-8 or not XML (`parse-error`).
     Malformed(ParseError),
     /// A chunked POST with an empty body: not a keepalive (`parse-error`).
@@ -61,7 +64,7 @@ impl UnparsedReason {
     /// ```
     pub fn as_str(&self) -> &'static str {
         match self {
-            UnparsedReason::Unrecognized(r) => r.as_str(),
+            UnparsedReason::Unrecognized(u) => u.reason.as_str(),
             UnparsedReason::Malformed(_) | UnparsedReason::EmptyChunked => "parse-error",
             UnparsedReason::AlarmStatus => "alarmStatus",
         }
@@ -243,14 +246,26 @@ impl Server {
     /// # Ok::<(), viewtron::BuildError>(())
     /// ```
     pub fn serve_forever(&self) {
-        let ip = net::lan_ip(self.local_addr.ip());
         println!("Viewtron Event Server");
-        println!(
-            "Listening on http://{}",
-            net::url_authority(ip, self.local_addr.port())
-        );
+        println!("Listening on {}", self.url());
         println!("Ready for camera events...");
         self.wait();
+    }
+
+    /// The URL to configure on cameras: `http://<LAN IP>:<port>`. For a
+    /// wildcard bind the LAN IP is the source address of the default route,
+    /// found without sending any packet (a UDP `connect` only asks the
+    /// kernel for a route); loopback when there is no route.
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder().bind("127.0.0.1".parse().unwrap()).port(0).build()?;
+    /// assert_eq!(server.url(), format!("http://127.0.0.1:{}", server.local_addr().port()));
+    /// # server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn url(&self) -> String {
+        let ip = net::lan_ip(self.local_addr.ip());
+        format!("http://{}", net::url_authority(ip, self.local_addr.port()))
     }
 
     /// Blocks until the server is shut down and its workers have finished,

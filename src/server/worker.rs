@@ -475,7 +475,7 @@ impl Worker {
             Ok(Post::Unrecognized(u)) => {
                 bump(&counters.unrecognized);
                 raw(self);
-                unparsed(self, UnparsedReason::Unrecognized(u.reason));
+                unparsed(self, UnparsedReason::Unrecognized(u));
             }
             Err(reason) => {
                 bump(&counters.parse_errors);
