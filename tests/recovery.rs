@@ -45,7 +45,7 @@ fn child_server() {
     let mut line = String::new();
     while std::io::stdin()
         .read_line(&mut line)
-        .map_or(false, |n| n > 0)
+        .is_ok_and(|n| n > 0)
     {}
     server.shutdown();
     server.wait();

@@ -96,15 +96,30 @@ pub fn parse(body: impl Into<Body>) -> Result<Post, ParseError> {
         ..ParsingOptions::default()
     };
     let doc = Document::parse_with_options(input, options).map_err(|e| {
-        let pos = e.pos();
+        let (line, column) = match e {
+            // roxmltree gives no position for a refused DTD: point at it.
+            roxmltree::Error::DtdDetected => position_of(input, "<!DOCTYPE"),
+            _ => (e.pos().row, e.pos().col),
+        };
         ParseError::Xml {
-            line: pos.row,
-            column: pos.col,
+            line,
+            column,
             message: e.to_string(),
         }
     })?;
     let ctx = Ctx { body: &body };
     Ok(route(&ctx, doc.root_element()))
+}
+
+/// 1-based line and column (in characters) of the first `needle`, or 1:1.
+fn position_of(input: &str, needle: &str) -> (u32, u32) {
+    let Some(at) = input.find(needle) else {
+        return (1, 1);
+    };
+    let before = &input[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line as u32, column as u32)
 }
 
 fn route(ctx: &Ctx, root: Node) -> Post {
@@ -131,19 +146,21 @@ fn route(ctx: &Ctx, root: Node) -> Post {
             format: Some(format),
         }),
         Some(m) if m.eq_ignore_ascii_case("alarmStatus") => alarm_status(root, format),
-        Some(m) if m.eq_ignore_ascii_case("alarmData") => event(ctx, root, format, version),
+        Some(m) if m.eq_ignore_ascii_case("alarmData") => event(ctx, root, format, version, false),
         Some(_) => unrecognized(ctx, UnrecognizedReason::UnknownMessageType, smart_type),
         None if child(root, "alarmStatusInfo").is_some() => alarm_status(root, format),
-        None if format == Format::V1 => event(ctx, root, format, version),
+        None if format == Format::V1 => event(ctx, root, format, version, false),
         None if smart_type.is_some_and(|s| v1::lookup(s).is_some()) => {
-            event(ctx, root, format, version)
+            // Defensive routing: an IP camera code in a 2.x post without
+            // `messageType` is parsed with the v1 layout.
+            event(ctx, root, format, version, true)
         }
         None => unrecognized(ctx, UnrecognizedReason::NoMessageType, smart_type),
     }
 }
 
 /// Builds an event from a `<config>` root; tracking posts have no `smartType`.
-fn event(ctx: &Ctx, root: Node, format: Format, version: &str) -> Post {
+fn event(ctx: &Ctx, root: Node, format: Format, version: &str, v1_layout: bool) -> Post {
     let smart_type = child(root, "smartType").and_then(text);
     let mut data = EventData {
         body: ctx.body.clone(),
@@ -172,7 +189,7 @@ fn event(ctx: &Ctx, root: Node, format: Format, version: &str) -> Post {
     };
     // v2 tables first for NVR posts; `VEHICLE` there is the NVR vehicle type
     // only when the NVR plate list is present.
-    let v2_kind = (format == Format::V2)
+    let v2_kind = (format == Format::V2 && !v1_layout)
         .then(|| v2::lookup(smart_type))
         .flatten()
         .filter(|k| *k != v2::Kind::Vehicle || child(root, "licensePlateListInfo").is_some());

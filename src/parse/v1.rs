@@ -199,7 +199,12 @@ fn lpr(ctx: &Ctx, data: &mut EventData, root: Node) {
         }
         let confidence = child(item, "PlateConfidence").and_then(|c| {
             let raw = c.attribute("count").or_else(|| xml::text(c))?;
-            raw.trim().parse::<f32>().ok().map(|v| v / 100.0)
+            let v = raw
+                .trim()
+                .parse::<f32>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0)?;
+            Some(v / 100.0)
         });
         let vehicle = child(item, "carAttr").map(|a| Vehicle {
             kind: string(a, "type"),

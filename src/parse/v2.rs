@@ -132,6 +132,7 @@ fn plates(ctx: &Ctx, data: &mut EventData, root: Node) {
                 .map(crate::Direction::from_code),
             confidence: attr
                 .and_then(|a| xml::number::<f32>(a, "confidence"))
+                .filter(|c| c.is_finite() && *c >= 0.0)
                 .map(|c| if c > 100.0 { c / 100.0 } else { c }),
             image: target.image.clone(),
             vehicle,

@@ -34,9 +34,13 @@ pub(crate) fn path<'a, 'i>(node: Node<'a, 'i>, names: &[&'static str]) -> Option
 }
 
 /// The element's own text, CDATA included, trimmed; `None` when empty.
+/// Comments are skipped: the first non-blank text child is the value.
 pub(crate) fn text<'a>(node: Node<'a, '_>) -> Option<&'a str> {
-    let t = node.text()?.trim();
-    (!t.is_empty()).then_some(t)
+    node.children()
+        .filter(Node::is_text)
+        .filter_map(|c| c.text())
+        .map(str::trim)
+        .find(|t| !t.is_empty())
 }
 
 /// Text of the child `name`, owned.
