@@ -57,3 +57,8 @@ pub use server::{
     BuildError, Camera, Cidr, CidrError, Events, Overflow, Server, ServerBuilder, ShutdownHandle,
     Stats, UnparsedReason,
 };
+
+/// The README's examples, compiled and run as doctests so they cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
