@@ -7,8 +7,9 @@
 //! * the **parser** — [`parse`] turns one HTTP POST body into a [`Post`]:
 //!   an [`Event`], a [`Keepalive`], an [`AlarmStatus`] or [`Unrecognized`];
 //!   images stay spans of the body until you decode them;
-//! * the **server** — a blocking, bounded thread pool that answers cameras
-//!   and hands you events (see the server module docs once it lands).
+//! * the **server** — [`Server`], a blocking, bounded thread pool that
+//!   answers cameras the way they need and hands you events through
+//!   callbacks or the [`events`](Server::events) iterator.
 //!
 //! # Parsing a post
 //!
@@ -35,6 +36,39 @@
 //! assert_eq!(event.device_name(), Some("Gate"));
 //! # Ok::<(), viewtron::ParseError>(())
 //! ```
+//!
+//! # Serving cameras
+//!
+//! Build a server, then either block in [`Server::serve_forever`] with
+//! callbacks, or iterate [`Server::events`]. Here a "camera" on the same
+//! machine posts one event, and the loop ends once the server is shut down:
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use viewtron::{Category, Server};
+//!
+//! let server = Server::builder().bind("127.0.0.1".parse().unwrap()).port(0).build()?;
+//! let events = server.events();
+//!
+//! let body = "<config version=\"1.7\"><smartType>PEA</smartType></config>";
+//! let mut camera = std::net::TcpStream::connect(server.local_addr()).unwrap();
+//! write!(camera, "POST /API HTTP/1.1\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+//! let mut answer = [0u8; 12];
+//! camera.read_exact(&mut answer).unwrap();
+//! assert_eq!(&answer, b"HTTP/1.1 200");
+//!
+//! server.shutdown();
+//! let received: Vec<_> = events.collect(); // ends after shutdown, once drained
+//! assert_eq!(received.len(), 1);
+//! assert_eq!(received[0].category(), Category::Intrusion);
+//! # Ok::<(), viewtron::BuildError>(())
+//! ```
+//!
+//! Configuration goes through [`ServerBuilder`]: port and address, workers,
+//! channel capacity and [`Overflow`] policy, accepted paths, body limit, read
+//! timeout, HTTP Basic credentials and a source allowlist ([`Cidr`]). The
+//! README's "Limits and guarantees" lists every limit and what tiny_http
+//! leaves exposed.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
