@@ -1,7 +1,6 @@
 //! The shared, immutable post body that events and images borrow from.
 
 use std::fmt;
-use std::ops::Range;
 use std::sync::Arc;
 
 /// A camera post body, shared between the event parsed from it and its images.
@@ -57,14 +56,6 @@ impl Body {
     /// ```
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
-    }
-
-    /// The text at `range`, which the parser has checked to be valid UTF-8
-    /// on character boundaries.
-    pub(crate) fn text(&self, range: Range<usize>) -> &str {
-        // The parser only records ranges of text it got from the validated
-        // document, so this cannot fail; fall back to "" rather than panic.
-        std::str::from_utf8(self.0.get(range).unwrap_or_default()).unwrap_or_default()
     }
 }
 

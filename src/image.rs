@@ -120,10 +120,19 @@ impl Image {
     /// # let Ok(Post::Event(event)) = parse(xml) else { panic!() };
     /// assert_eq!(event.source_image().unwrap().base64(), "/9j/4A==");
     /// ```
+    ///
+    /// The payload is not validated when the post is parsed (that would be a
+    /// second pass over every image byte); if it is not UTF-8 — so not base64
+    /// either — this is empty and [`bytes`](Image::bytes) reports the error.
     pub fn base64(&self) -> &str {
+        std::str::from_utf8(self.raw()).unwrap_or_default()
+    }
+
+    /// The payload's bytes as sent.
+    fn raw(&self) -> &[u8] {
         match &self.text {
-            Text::Span(body, range) => body.text(range.clone()),
-            Text::Owned(s) => s,
+            Text::Span(body, range) => body.as_bytes().get(range.clone()).unwrap_or_default(),
+            Text::Owned(s) => s.as_bytes(),
         }
     }
 
@@ -176,7 +185,7 @@ impl Image {
     /// # Ok::<(), viewtron::ImageError>(())
     /// ```
     pub fn bytes(&self) -> Result<Vec<u8>, ImageError> {
-        let text = self.base64().as_bytes();
+        let text = self.raw();
         let mut out = Vec::with_capacity(text.len() / 4 * 3);
         decode(text, |chunk| out.extend_from_slice(chunk))?;
         Ok(out)
@@ -193,7 +202,7 @@ impl Image {
     /// ```
     pub fn decoded_len(&self) -> Result<usize, ImageError> {
         let mut len = 0;
-        decode(self.base64().as_bytes(), |chunk| len += chunk.len())?;
+        decode(self.raw(), |chunk| len += chunk.len())?;
         Ok(len)
     }
 }
@@ -203,7 +212,7 @@ impl fmt::Debug for Image {
         f.debug_struct("Image")
             .field("width", &self.width)
             .field("height", &self.height)
-            .field("base64_len", &self.base64().len())
+            .field("base64_len", &self.raw().len())
             .finish()
     }
 }

@@ -5,6 +5,7 @@
 //! the NVR (v2) layout and its `messageType`; everything else the IP camera
 //! (v1) layout. `smartType` is matched case-insensitively.
 
+mod skeleton;
 mod time;
 mod v1;
 mod v2;
@@ -83,32 +84,55 @@ pub enum ParseError {
 pub fn parse(body: impl Into<Body>) -> Result<Post, ParseError> {
     let body = body.into();
     let bytes = body.as_bytes();
-    let input = std::str::from_utf8(bytes).map_err(|e| ParseError::Utf8 {
-        offset: e.valid_up_to(),
+    // Image payloads are lifted out first (see `skeleton`); without any,
+    // the body itself is parsed.
+    let skeleton = skeleton::lift(bytes);
+    let source = if skeleton.text.is_empty() {
+        bytes
+    } else {
+        &skeleton.text
+    };
+    let input = std::str::from_utf8(source).map_err(|_| ParseError::Utf8 {
+        offset: std::str::from_utf8(bytes).err().map_or(0, |e| e.valid_up_to()),
     })?;
     let input = input.strip_prefix('\u{feff}').unwrap_or(input);
     if input.trim().is_empty() {
         return Ok(Post::Keepalive(Keepalive::default()));
     }
-    let options = ParsingOptions {
+    let doc = Document::parse_with_options(input, options()).map_err(|e| {
+        // Positions refer to the whole body: on error, parse it to find them.
+        let full = std::str::from_utf8(bytes).ok().filter(|_| !skeleton.text.is_empty());
+        match full.map(|f| (f, Document::parse_with_options(f, options()))) {
+            Some((f, Err(e))) => xml_error(f, e),
+            _ => xml_error(input, e),
+        }
+    })?;
+    let ctx = Ctx {
+        body: &body,
+        skeleton: &skeleton,
+    };
+    Ok(route(&ctx, doc.root_element()))
+}
+
+fn options<'a>() -> ParsingOptions<'a> {
+    ParsingOptions {
         allow_dtd: false,
         nodes_limit: NODES_LIMIT,
         ..ParsingOptions::default()
+    }
+}
+
+fn xml_error(input: &str, e: roxmltree::Error) -> ParseError {
+    let (line, column) = match e {
+        // roxmltree gives no position for a refused DTD: point at it.
+        roxmltree::Error::DtdDetected => position_of(input, "<!DOCTYPE"),
+        _ => (e.pos().row, e.pos().col),
     };
-    let doc = Document::parse_with_options(input, options).map_err(|e| {
-        let (line, column) = match e {
-            // roxmltree gives no position for a refused DTD: point at it.
-            roxmltree::Error::DtdDetected => position_of(input, "<!DOCTYPE"),
-            _ => (e.pos().row, e.pos().col),
-        };
-        ParseError::Xml {
-            line,
-            column,
-            message: e.to_string(),
-        }
-    })?;
-    let ctx = Ctx { body: &body };
-    Ok(route(&ctx, doc.root_element()))
+    ParseError::Xml {
+        line,
+        column,
+        message: e.to_string(),
+    }
 }
 
 /// 1-based line and column (in characters) of the first `needle`, or 1:1.

@@ -6,12 +6,15 @@ use std::sync::Arc;
 use roxmltree::{Node, StringStorage};
 
 use crate::event::{Point, Rect};
+use super::skeleton::Skeleton;
 use crate::{Body, Image};
 
 /// What the layout parsers need besides the node they are looking at.
 pub(crate) struct Ctx<'a> {
     /// The shared body images point into.
     pub body: &'a Body,
+    /// Where image payloads were lifted from, when the parser saw a skeleton.
+    pub skeleton: &'a Skeleton,
 }
 
 /// Child elements of `node` named `name` (local name, case-sensitive).
@@ -97,7 +100,24 @@ pub(crate) fn image(
     len: &'static str,
 ) -> Option<Image> {
     let element = child(block, data)?;
-    let text_node = element.first_child().filter(|n| n.is_text())?;
+    let image = match ctx.skeleton.payload_in(element.range()) {
+        Some(span) => Image::from_span(ctx.body.clone(), span),
+        None => text_image(ctx, element)?,
+    };
+    let declared = number::<u64>(block, len);
+    if declared == Some(0) {
+        return None;
+    }
+    Some(image.with_meta(
+        number_any(block, &["width", "Width"]),
+        number_any(block, &["height", "Height"]),
+        declared,
+    ))
+}
+
+/// An image whose base64 the XML parser read (not lifted).
+fn text_image(ctx: &Ctx, element: Node) -> Option<Image> {
+    let text_node = element.children().find(|n| n.is_text())?;
     let image = match text_node.text_storage()? {
         StringStorage::Borrowed(s) => {
             let trimmed = s.trim();
@@ -122,13 +142,5 @@ pub(crate) fn image(
             Image::from_owned(Arc::from(trimmed))
         }
     };
-    let declared = number::<u64>(block, len);
-    if declared == Some(0) {
-        return None;
-    }
-    Some(image.with_meta(
-        number_any(block, &["width", "Width"]),
-        number_any(block, &["height", "Height"]),
-        declared,
-    ))
+    Some(image)
 }

@@ -1,0 +1,217 @@
+//! Lifting image payloads out of a post before XML parsing.
+//!
+//! A camera post is a few kilobytes of XML around hundreds of kilobytes of
+//! base64. The XML parser would walk every payload byte several times (UTF-8
+//! validation, node counting, tokenizing), so the payloads are lifted out
+//! first: one `memchr` pass over each finds where it ends, and the parser
+//! gets a *skeleton* — the document with those element contents removed —
+//! while each image keeps its span of the original body.
+
+use std::ops::Range;
+
+use memchr::{memchr, memmem};
+
+/// The document without image payloads, and where each payload was.
+#[derive(Debug, Default)]
+pub(crate) struct Skeleton {
+    pub text: Vec<u8>,
+    /// `(position in text, span in body)`, in text order.
+    holes: Vec<(usize, Range<usize>)>,
+}
+
+impl Skeleton {
+    /// The body span of the payload lifted from the element whose range in
+    /// the skeleton text is `element`.
+    pub fn payload_in(&self, element: Range<usize>) -> Option<Range<usize>> {
+        let i = self.holes.partition_point(|(at, _)| *at < element.start);
+        self.holes
+            .get(i)
+            .filter(|(at, _)| *at <= element.end)
+            .map(|(_, span)| span.clone())
+    }
+}
+
+/// Finds `needle` at or after `from`; the index is absolute.
+fn find(body: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    memmem::find(body.get(from..)?, needle).map(|i| from + i)
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// The index of the `>` ending the tag that starts at `from`, skipping
+/// quoted attribute values.
+fn tag_end(body: &[u8], from: usize) -> Option<usize> {
+    let mut quote = None;
+    for (i, &b) in body.get(from..)?.iter().enumerate() {
+        match (quote, b) {
+            (None, b'"' | b'\'') => quote = Some(b),
+            (Some(q), _) if b == q => quote = None,
+            (None, b'>') => return Some(from + i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Builds the skeleton. Anything unusual (unterminated markup, a payload not
+/// followed by an end tag) is left in place for the XML parser to judge.
+pub(crate) fn lift(body: &[u8]) -> Skeleton {
+    // Posts without images (keepalives, tracking, alarm statuses) skip the
+    // scan; in posts with images the first match comes before any payload.
+    if memmem::find(body, b"Base64Data").is_none() {
+        return Skeleton::default();
+    }
+    let mut holes = Vec::new();
+    let mut text = Vec::new();
+    let mut copied = 0;
+    let mut i = 0;
+    while let Some(lt) = memchr(b'<', &body[i..]).map(|p| i + p) {
+        let rest = &body[lt..];
+        let skip_to = |end: &[u8]| find(body, lt + 2, end).map(|e| e + end.len());
+        let next = if rest.starts_with(b"<!--") {
+            skip_to(b"-->")
+        } else if rest.starts_with(b"<![CDATA[") {
+            skip_to(b"]]>")
+        } else if rest.starts_with(b"<?") {
+            skip_to(b"?>")
+        } else if rest.starts_with(b"<!") || rest.starts_with(b"</") {
+            tag_end(body, lt).map(|e| e + 1)
+        } else {
+            match payload(body, lt) {
+                Some(Payload::Lifted { content, span, close }) => {
+                    text.extend_from_slice(&body[copied..content]);
+                    holes.push((text.len(), span));
+                    copied = close;
+                    Some(close)
+                }
+                Some(Payload::Not(after)) => Some(after),
+                None => None,
+            }
+        };
+        match next {
+            Some(n) => i = n,
+            None => break,
+        }
+    }
+    if holes.is_empty() {
+        // Nothing lifted: the caller parses the body itself, no copy.
+        return Skeleton::default();
+    }
+    text.extend_from_slice(&body[copied..]);
+    Skeleton { text, holes }
+}
+
+enum Payload {
+    /// An image element: its content starts at `content`, the trimmed base64
+    /// is `span`, and the end tag (or the CDATA end) is at `close`.
+    Lifted {
+        content: usize,
+        span: Range<usize>,
+        close: usize,
+    },
+    /// Another start tag, ending before this index.
+    Not(usize),
+}
+
+/// Looks at the start tag at `lt`: a `…Base64Data` element with content is
+/// lifted.
+fn payload(body: &[u8], lt: usize) -> Option<Payload> {
+    let end = tag_end(body, lt)?;
+    let tag = &body[lt + 1..end];
+    let name_len = tag
+        .iter()
+        .position(|&b| is_space(b) || b == b'/')
+        .unwrap_or(tag.len());
+    let name = &tag[..name_len];
+    let local = name.rsplit(|&b| b == b':').next().unwrap_or(name);
+    if !local.ends_with(b"Base64Data") || tag.last() == Some(&b'/') {
+        return Some(Payload::Not(end + 1));
+    }
+    let content = end + 1;
+    let mut start = content;
+    while body.get(start).copied().is_some_and(is_space) {
+        start += 1;
+    }
+    let (mut span, mut after) = if body[start..].starts_with(b"<![CDATA[") {
+        let s = start + 9;
+        let e = find(body, s, b"]]>")?;
+        (s..e, e + 3)
+    } else {
+        let e = memchr(b'<', &body[start..]).map(|p| start + p)?;
+        (start..e, e)
+    };
+    while span.end > span.start && is_space(body[span.end - 1]) {
+        span.end -= 1;
+    }
+    while span.start < span.end && is_space(body[span.start]) {
+        span.start += 1;
+    }
+    while body.get(after).copied().is_some_and(is_space) {
+        after += 1;
+    }
+    // Only a payload closed by its own end tag is lifted.
+    let closing = body.get(after..)?;
+    if span.is_empty() || !closing.starts_with(b"</") || !closing[2..].starts_with(name) {
+        return Some(Payload::Not(end + 1));
+    }
+    Some(Payload::Lifted {
+        content,
+        span,
+        close: after,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lifted(xml: &str) -> (String, Vec<String>) {
+        let s = lift(xml.as_bytes());
+        let text = String::from_utf8(s.text.clone()).unwrap();
+        let spans = s.holes.iter().map(|(_, r)| xml[r.clone()].to_owned()).collect();
+        (text, spans)
+    }
+
+    #[test]
+    fn payloads_plain_and_cdata() {
+        let xml = "<c><a><sourceBase64Data> QUJD\n</sourceBase64Data></a>\
+                   <t><targetBase64Data type=\"string\"><![CDATA[REVG]]></targetBase64Data></t></c>";
+        let (text, spans) = lifted(xml);
+        assert_eq!(spans, ["QUJD", "REVG"]);
+        assert_eq!(
+            text,
+            "<c><a><sourceBase64Data></sourceBase64Data></a>\
+             <t><targetBase64Data type=\"string\"></targetBase64Data></t></c>"
+        );
+    }
+
+    #[test]
+    fn comments_cdata_and_odd_input_are_left_alone() {
+        for xml in [
+            "<c><!-- <sourceBase64Data>QUJD</sourceBase64Data> --></c>",
+            "<c><![CDATA[<sourceBase64Data>QUJD</sourceBase64Data>]]></c>",
+            "<c><sourceBase64Data/></c>",
+            "<c><sourceBase64Data></sourceBase64Data></c>",
+            "<c><sourceBase64Data>QUJD<b/></sourceBase64Data></c>",
+            "<c><sourceBase64Data>QUJD",
+            "<c><sourceBase64Data a='>'>QUJD</other></c>",
+        ] {
+            let s = lift(xml.as_bytes());
+            assert!(s.holes.is_empty(), "{xml}");
+            assert!(s.text.is_empty(), "{xml}");
+        }
+    }
+
+    #[test]
+    fn holes_map_back_to_elements() {
+        let xml = "<c><xBase64Data>QUJD</xBase64Data><yBase64Data>REVG</yBase64Data></c>";
+        let s = lift(xml.as_bytes());
+        let text = std::str::from_utf8(&s.text).unwrap();
+        let second = text.find("<yBase64Data>").unwrap();
+        let span = s.payload_in(second..second + 27).unwrap();
+        assert_eq!(&xml[span], "REVG");
+        assert_eq!(s.payload_in(0..3), None);
+    }
+}
