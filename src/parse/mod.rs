@@ -93,7 +93,9 @@ pub fn parse(body: impl Into<Body>) -> Result<Post, ParseError> {
         &skeleton.text
     };
     let input = std::str::from_utf8(source).map_err(|_| ParseError::Utf8 {
-        offset: std::str::from_utf8(bytes).err().map_or(0, |e| e.valid_up_to()),
+        offset: std::str::from_utf8(bytes)
+            .err()
+            .map_or(0, |e| e.valid_up_to()),
     })?;
     let input = input.strip_prefix('\u{feff}').unwrap_or(input);
     if input.trim().is_empty() {
@@ -101,7 +103,9 @@ pub fn parse(body: impl Into<Body>) -> Result<Post, ParseError> {
     }
     let doc = Document::parse_with_options(input, options()).map_err(|e| {
         // Positions refer to the whole body: on error, parse it to find them.
-        let full = std::str::from_utf8(bytes).ok().filter(|_| !skeleton.text.is_empty());
+        let full = std::str::from_utf8(bytes)
+            .ok()
+            .filter(|_| !skeleton.text.is_empty());
         match full.map(|f| (f, Document::parse_with_options(f, options()))) {
             Some((f, Err(e))) => xml_error(f, e),
             _ => xml_error(input, e),

@@ -80,7 +80,11 @@ pub(crate) fn lift(body: &[u8]) -> Skeleton {
             tag_end(body, lt).map(|e| e + 1)
         } else {
             match payload(body, lt) {
-                Some(Payload::Lifted { content, span, close }) => {
+                Some(Payload::Lifted {
+                    content,
+                    span,
+                    close,
+                }) => {
                     text.extend_from_slice(&body[copied..content]);
                     holes.push((text.len(), span));
                     copied = close;
@@ -170,7 +174,11 @@ mod tests {
     fn lifted(xml: &str) -> (String, Vec<String>) {
         let s = lift(xml.as_bytes());
         let text = String::from_utf8(s.text.clone()).unwrap();
-        let spans = s.holes.iter().map(|(_, r)| xml[r.clone()].to_owned()).collect();
+        let spans = s
+            .holes
+            .iter()
+            .map(|(_, r)| xml[r.clone()].to_owned())
+            .collect();
         (text, spans)
     }
 

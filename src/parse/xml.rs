@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use roxmltree::{Node, StringStorage};
 
-use crate::event::{Point, Rect};
 use super::skeleton::Skeleton;
+use crate::event::{Point, Rect};
 use crate::{Body, Image};
 
 /// What the layout parsers need besides the node they are looking at.

@@ -276,17 +276,15 @@ impl Worker {
             _ => {}
         }
         let chunked = find_header(&request, "Transfer-Encoding").is_some();
-        let declared = request.body_length().map_or(0, |n| n as u64);
-        let drained = if chunked {
+        if chunked {
             // Read the chunked body to its end within the limit, so the
-            // connection stays in sync; beyond the limit, park it.
+            // connection stays in sync. Beyond the limit, or with broken
+            // chunk framing, the rest is left to tiny_http, which reads it
+            // as the next request (in practice a 400 and a close).
             let limit = shared.config.max_body as u64 + 1;
-            let n = std::io::copy(&mut request.as_reader().take(limit), &mut std::io::sink());
-            matches!(n, Ok(n) if n < limit)
-        } else {
-            declared <= DRAIN_LIMIT
-        };
-        if drained {
+            let _ = std::io::copy(&mut request.as_reader().take(limit), &mut std::io::sink());
+            self.respond(request, response);
+        } else if request.body_length().map_or(0, |n| n as u64) <= DRAIN_LIMIT {
             self.respond(request, response);
         } else {
             self.park(request, response);
@@ -296,8 +294,7 @@ impl Worker {
     /// Answers and then keeps the connection's unread body away from
     /// tiny_http for good: its thread and socket stay parked until the
     /// process exits. Used only where dropping the request would make
-    /// tiny_http allocate the declared size (and abort) or read the rest of
-    /// a body as new requests.
+    /// tiny_http allocate the declared size at once (and abort).
     fn park(&self, request: Request, response: Response<std::io::Cursor<Vec<u8>>>) {
         bump(&self.shared.counters.parked);
         let stream = request.upgrade("close", response);
@@ -373,7 +370,9 @@ impl Worker {
             // A stalled (read timeout) or vanished peer, or broken chunks.
             log::debug!("incomplete body from {ip}: {e}");
             shared.counters.refusal(Refusal::IncompleteBody);
-            return self.park_or_drop(request, framing);
+            // What is left of a `Content-Length` body is at most `max_body`:
+            // safe for tiny_http to drain from a socket that is failing.
+            return drop(request);
         }
         if body.len() > max {
             return self.refuse(request, Refusal::TooLarge, ip);
@@ -381,26 +380,12 @@ impl Worker {
         if matches!(framing, Framing::Length(n) if body.len() as u64 != n) {
             // The peer closed before sending the declared body.
             shared.counters.refusal(Refusal::IncompleteBody);
-            return self.park_or_drop(request, framing);
+            return drop(request);
         }
         let response = Response::from_string(SUCCESS_XML)
             .with_header(header("Content-Type", "application/xml"));
         self.respond(request, response);
         self.deliver(body, framing == Framing::Chunked, ip);
-    }
-
-    /// After a failed body read: a `Content-Length` remainder is at most
-    /// `max_body`, safe for tiny_http to drain (it will fail fast on the
-    /// dead socket); a chunked one is left parked.
-    fn park_or_drop(&self, request: Request, framing: Framing) {
-        match framing {
-            Framing::Length(_) => drop(request),
-            Framing::Chunked => {
-                let response = Response::from_string(Refusal::IncompleteBody.text())
-                    .with_status_code(StatusCode(400));
-                self.park(request, response);
-            }
-        }
     }
 
     /// Parses an answered post and hands it to the callbacks and channel.
