@@ -43,10 +43,7 @@ fn child_server() {
     println!("PORT {}", server.local_addr().port());
     std::io::stdout().flush().unwrap();
     let mut line = String::new();
-    while std::io::stdin()
-        .read_line(&mut line)
-        .is_ok_and(|n| n > 0)
-    {}
+    while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {}
     server.shutdown();
     server.wait();
     let stats = server.stats();
