@@ -272,6 +272,8 @@ fn shutdown_with_idle_connections_is_prompt_and_drains() {
         "serve_forever took {:?}",
         returned - asked
     );
+    // The listening socket is closed: new cameras are refused at once.
+    assert!(std::net::TcpStream::connect(addr).is_err());
     // The accepted event is still there, then the iterator ends.
     let drained: Vec<Event> = events.collect();
     assert_eq!(drained.len(), 1);

@@ -112,7 +112,7 @@ impl fmt::Display for UnparsedReason {
 /// After [`shutdown`](Server::shutdown), workers answer and deliver every
 /// request already received, then stop; `serve_forever` returns and
 /// [`events`](Server::events) ends once drained. The listening socket closes
-/// with the last worker. Camera connections that are still open stay open
+/// with the last worker: new connections are refused. Camera connections that are still open stay open
 /// until the camera closes them (tiny_http keeps no handle to close them);
 /// posts sent on them afterwards are not answered, and the camera reconnects
 /// to whatever listens next.
@@ -121,6 +121,8 @@ pub struct Server {
     local_addr: SocketAddr,
     rx: Option<Receiver<Event>>,
     workers: Mutex<Vec<JoinHandle<()>>>,
+    /// Holds the original listening socket until it exits.
+    supervisor: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl fmt::Debug for Server {
@@ -177,6 +179,7 @@ impl Server {
             notices,
             refusal_log: Default::default(),
             credentials,
+            stopped: Default::default(),
             config,
         });
         let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
@@ -194,7 +197,7 @@ impl Server {
             notices: notices_rx,
             probe_every,
         };
-        spawn(
+        let supervisor = spawn(
             "viewtron-supervisor".into(),
             Box::new(move || supervisor.run()),
         )?;
@@ -212,6 +215,7 @@ impl Server {
             local_addr,
             rx: Some(rx),
             workers: Mutex::new(workers),
+            supervisor: Mutex::new(Some(supervisor)),
         })
     }
 
@@ -282,6 +286,23 @@ impl Server {
         for handle in handles {
             if handle.join().is_err() {
                 log::error!("a worker thread panicked");
+            }
+        }
+        // Another thread may be joining them: wait for the last one anyway.
+        let (done, stopped) = &self.shared.stopped;
+        let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
+        while !*done {
+            done = stopped.wait(done).unwrap_or_else(|e| e.into_inner());
+        }
+        drop(done);
+        let supervisor = self
+            .supervisor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(handle) = supervisor {
+            if handle.join().is_err() {
+                log::error!("the supervisor thread panicked");
             }
         }
     }

@@ -66,20 +66,25 @@ pub(crate) enum Notice {
     Stop,
 }
 
-/// The currently accepting generation.
-pub(crate) struct Current(RwLock<Arc<Generation>>);
+/// The currently accepting generation; `None` once the server has stopped
+/// (dropping it closes the listening socket).
+pub(crate) struct Current(RwLock<Option<Arc<Generation>>>);
 
 impl Current {
     pub fn new(g: Arc<Generation>) -> Current {
-        Current(RwLock::new(g))
+        Current(RwLock::new(Some(g)))
     }
 
-    pub fn get(&self) -> Arc<Generation> {
+    pub fn get(&self) -> Option<Arc<Generation>> {
         self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    fn replace(&self, g: Arc<Generation>) -> Arc<Generation> {
-        std::mem::replace(&mut *self.0.write().unwrap_or_else(|e| e.into_inner()), g)
+    fn replace(&self, g: Arc<Generation>) -> Option<Arc<Generation>> {
+        self.0.write().unwrap_or_else(|e| e.into_inner()).replace(g)
+    }
+
+    pub fn take(&self) -> Option<Arc<Generation>> {
+        self.0.write().unwrap_or_else(|e| e.into_inner()).take()
     }
 }
 
@@ -134,7 +139,7 @@ impl Supervisor {
             match self.notices.recv_timeout(NUDGE_EVERY) {
                 Ok(Notice::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 Ok(Notice::Dead(id)) => {
-                    if id == self.shared.current.get().id {
+                    if self.shared.current.get().is_some_and(|g| g.id == id) {
                         self.rebuild("accept loop reported an error");
                     }
                 }
@@ -172,10 +177,14 @@ impl Supervisor {
             if shared.stopping.load(Ordering::SeqCst) {
                 return;
             }
-            let next_id = shared.current.get().id + 1;
+            let Some(next_id) = shared.current.get().map(|g| g.id + 1) else {
+                return;
+            };
             match Generation::start(next_id, &self.listener) {
                 Ok(fresh) => {
-                    let old = shared.current.replace(fresh);
+                    let Some(old) = shared.current.replace(fresh) else {
+                        return;
+                    };
                     old.dead.store(true, Ordering::SeqCst);
                     bump(&shared.counters.accept_restarts);
                     log::warn!("restarted the HTTP accept loop ({why})");

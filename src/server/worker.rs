@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use crossbeam_channel::{Sender, TrySendError};
@@ -62,6 +62,8 @@ pub(crate) struct Shared {
     pub notices: Sender<Notice>,
     pub refusal_log: LogLimiter,
     pub credentials: Option<Credentials>,
+    /// Set, and notified, when the last pool worker has finished.
+    pub stopped: (Mutex<bool>, Condvar),
 }
 
 impl Shared {
@@ -72,9 +74,10 @@ impl Shared {
             log::debug!("shutting down");
             self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
             let _ = self.notices.send(Notice::Stop);
-            let current = self.current.get();
-            for _ in 0..self.config.workers {
-                current.http.unblock();
+            if let Some(current) = self.current.get() {
+                for _ in 0..self.config.workers {
+                    current.http.unblock();
+                }
             }
         }
     }
@@ -175,6 +178,28 @@ pub(crate) struct Worker {
     tx: Option<Sender<Event>>,
 }
 
+/// Leaving the pool, also by panic: the last worker out answers what arrived
+/// after the wake-ups, then drops the generation (closing the listening
+/// socket) and tells `Server::wait`.
+struct Exit<'a>(&'a Worker);
+
+impl Drop for Exit<'_> {
+    fn drop(&mut self) {
+        let shared = &*self.0.shared;
+        if shared.live_workers.fetch_sub(1, Ordering::SeqCst) != 1 {
+            return;
+        }
+        if let Some(generation) = shared.current.take() {
+            if !std::thread::panicking() {
+                self.0.drain(&generation);
+            }
+        }
+        let (done, stopped) = &shared.stopped;
+        *done.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        stopped.notify_all();
+    }
+}
+
 impl Worker {
     pub fn new(shared: Arc<Shared>) -> Worker {
         let tx = shared.tx.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -184,8 +209,11 @@ impl Worker {
     /// A pool worker: serves whichever generation is current.
     pub fn run(self) {
         let shared = &*self.shared;
+        let exit = Exit(&self);
         while !shared.stopping.load(Ordering::SeqCst) {
-            let generation = shared.current.get();
+            let Some(generation) = shared.current.get() else {
+                break;
+            };
             match generation.http.recv_timeout(POLL) {
                 Ok(Some(request)) => self.take(&generation, request),
                 Ok(None) => {}
@@ -199,10 +227,7 @@ impl Worker {
                 }
             }
         }
-        // The last worker out answers what arrived after the wake-ups.
-        if shared.live_workers.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.drain(&shared.current.get());
-        }
+        drop(exit);
     }
 
     /// Serves a dead generation's remaining connections until they go quiet.
