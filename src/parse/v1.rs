@@ -113,20 +113,8 @@ fn rule_target(item: Node) -> Target {
         let points = children(b, "item").filter_map(|i| child(i, "point").and_then(xml::point));
         Region::Polygon(points.collect())
     });
-    let line = child(item, "line").and_then(|l| {
-        Some(Region::Line {
-            start: child(l, "startPoint").and_then(xml::point)?,
-            end: child(l, "endPoint").and_then(xml::point)?,
-        })
-    });
-    Target {
-        id: xml::number(item, "targetId"),
-        event_id: xml::number(item, "eventId"),
-        status: string(item, "status"),
-        rect: child(item, "rect").and_then(xml::rect),
-        region: line.or(polygon),
-        ..Target::default()
-    }
+    let line = child(item, "line").and_then(xml::line);
+    xml::rule_target(item, line.or(polygon))
 }
 
 /// Intrusion, counting and metadata posts: every rule item of every

@@ -79,20 +79,8 @@ fn targets(ctx: &Ctx, data: &mut EventData, root: Node) {
     let rules = items(root, "eventInfo").map(|item| {
         let polygon = child(item, "pointGroup")
             .map(|g| Region::Polygon(children(g, "item").filter_map(xml::point).collect()));
-        let line = child(item, "directionLine").and_then(|l| {
-            Some(Region::Line {
-                start: child(l, "startPoint").and_then(xml::point)?,
-                end: child(l, "endPoint").and_then(xml::point)?,
-            })
-        });
-        Target {
-            id: xml::number(item, "targetId"),
-            event_id: xml::number(item, "eventId"),
-            status: string(item, "status"),
-            rect: child(item, "rect").and_then(xml::rect),
-            region: line.or(polygon),
-            ..Target::default()
-        }
+        let line = child(item, "directionLine").and_then(xml::line);
+        xml::rule_target(item, line.or(polygon))
     });
     let list = items(root, "targetListInfo").map(|item| Target {
         id: xml::number(item, "targetId"),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use roxmltree::{Node, StringStorage};
 
 use super::skeleton::Skeleton;
-use crate::event::{Point, Rect};
+use crate::event::{Point, Rect, Region, Target};
 use crate::{Body, Image};
 
 /// What the layout parsers need besides the node they are looking at.
@@ -79,6 +79,27 @@ pub(crate) fn point(node: Node) -> Option<Point> {
         x: number(node, "x")?,
         y: number(node, "y")?,
     })
+}
+
+/// `<startPoint>`/`<endPoint>` children as a tripwire line.
+pub(crate) fn line(node: Node) -> Option<Region> {
+    Some(Region::Line {
+        start: child(node, "startPoint").and_then(point)?,
+        end: child(node, "endPoint").and_then(point)?,
+    })
+}
+
+/// The parts every rule item shares (v1 `perInfo/item`, v2 `eventInfo/item`):
+/// ids, status and box, with the rule's geometry.
+pub(crate) fn rule_target(item: Node, region: Option<Region>) -> Target {
+    Target {
+        id: number(item, "targetId"),
+        event_id: number(item, "eventId"),
+        status: string(item, "status"),
+        rect: child(item, "rect").and_then(rect),
+        region,
+        ..Target::default()
+    }
 }
 
 /// `<x1>…<y2>` children as a rectangle.
