@@ -331,3 +331,13 @@ fn a_panicking_callback_keeps_worker_and_connection() {
     assert_eq!(server.stats().callback_panics, 1);
     assert_eq!(*unparsed.lock().unwrap(), ["alarmStatus", "parse-error"]);
 }
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Server>();
+    assert_send_sync::<viewtron::ShutdownHandle>();
+    assert_send_sync::<viewtron::Events>();
+    assert_send_sync::<viewtron::Stats>();
+    assert_send_sync::<Event>();
+}

@@ -107,6 +107,9 @@ impl fmt::Display for UnparsedReason {
 /// # Ok::<(), viewtron::BuildError>(())
 /// ```
 ///
+/// `Server` is `Send + Sync`: share it in an `Arc` to serve on one thread
+/// while another reads [`stats`](Server::stats).
+///
 /// # Shutdown
 ///
 /// After [`shutdown`](Server::shutdown), workers answer and deliver every
