@@ -2,7 +2,7 @@
 //! delivered, and prints one summary line. Nothing is printed per event.
 //!
 //! ```text
-//! cargo run --release --example sink -- PORT SECONDS [--channel]
+//! cargo run --release --example sink -- PORT SECONDS [--channel] [--rss]
 //! cargo run --release --example sink -- 5050 10
 //! ```
 //!
@@ -16,6 +16,10 @@
 //! events=N keepalives=N requests=N
 //! ```
 //!
+//! With `--rss` the line ends with ` peak_rss_kb=K`, the process's peak
+//! resident set (`VmHWM` in `/proc/self/status`; 0 where there is none), as
+//! `bench/run.sh` reads it.
+//!
 //! Exit status: 0 after the summary; 1 when the port cannot be bound or the
 //! consumer thread panicked; 2 on a usage error.
 
@@ -28,14 +32,16 @@ use std::time::Duration;
 
 use viewtron::Server;
 
-const USAGE: &str = "usage: sink PORT SECONDS [--channel]
+const USAGE: &str = "usage: sink PORT SECONDS [--channel] [--rss]
   serves 127.0.0.1:PORT for SECONDS, then prints `events=N keepalives=N requests=N`;
-  --channel counts through server.events() instead of an on_event callback";
+  --channel counts through server.events() instead of an on_event callback;
+  --rss appends ` peak_rss_kb=K` (peak resident set) to that line";
 
 struct Args {
     port: u16,
     run_for: Duration,
     channel: bool,
+    rss: bool,
 }
 
 fn main() -> ExitCode {
@@ -96,8 +102,12 @@ fn main() -> ExitCode {
         }
     }
     let stats = server.stats();
+    let rss = match args.rss {
+        true => format!(" peak_rss_kb={}", peak_rss_kb()),
+        false => String::new(),
+    };
     println!(
-        "events={} keepalives={} requests={}",
+        "events={} keepalives={} requests={}{rss}",
         events.load(Ordering::Relaxed),
         stats.keepalives,
         stats.requests
@@ -105,13 +115,25 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Peak resident set size in KiB (`VmHWM`), or 0 where `/proc` has none.
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
 /// `Ok(None)` for `--help`.
 fn parse_args() -> Result<Option<Args>, String> {
     let mut positional = Vec::new();
-    let mut channel = false;
+    let (mut channel, mut rss) = (false, false);
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--channel" => channel = true,
+            "--rss" => rss = true,
             "-h" | "--help" => return Ok(None),
             flag if flag.starts_with('-') && flag.len() > 1 => {
                 return Err(format!("unknown flag `{flag}`"))
@@ -137,5 +159,6 @@ fn parse_args() -> Result<Option<Args>, String> {
         port,
         run_for,
         channel,
+        rss,
     }))
 }
