@@ -26,6 +26,7 @@ pub use config::{BuildError, Overflow, ServerBuilder};
 pub use guard::{Cidr, CidrError};
 pub use stats::{Camera, Stats};
 
+use crate::body::Pool;
 use crate::{Event, ParseError, Unrecognized};
 use guard::Credentials;
 use supervisor::{Current, Generation, Supervisor};
@@ -183,6 +184,7 @@ impl Server {
             refusal_log: Default::default(),
             credentials,
             stopped: Default::default(),
+            pool: Arc::new(Pool::new(config.workers * 2)),
             config,
         });
         let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {

@@ -17,6 +17,7 @@ use super::guard::{self, Credentials, Framing, LogLimiter};
 use super::stats::{bump, Counters};
 use super::supervisor::{retire_after, Current, Generation, Idle, Notice, PROBE_PATH};
 use super::{Overflow, UnparsedReason};
+use crate::body::Pool;
 use crate::{parse, Body, Category, Event, Post};
 
 /// The answer every camera post needs.
@@ -62,6 +63,8 @@ pub(crate) struct Shared {
     pub notices: Sender<Notice>,
     pub refusal_log: LogLimiter,
     pub credentials: Option<Credentials>,
+    /// Recycled body buffers.
+    pub pool: Arc<Pool>,
     /// Set, and notified, when the last pool worker has finished.
     pub stopped: (Mutex<bool>, Condvar),
 }
@@ -383,45 +386,55 @@ impl Worker {
                 return self.refuse(request, Refusal::TooLarge, ip);
             }
         }
-        let mut body = Vec::with_capacity(match framing {
-            Framing::Length(n) => n as usize,
-            Framing::Chunked => 0,
-        });
-        let read = request
-            .as_reader()
-            .take(max as u64 + 1)
-            .read_to_end(&mut body);
-        if let Err(e) = read {
+        let incomplete = |request: Request, e: std::io::Error| {
             // A stalled (read timeout) or vanished peer, or broken chunks.
-            log::debug!("incomplete body from {ip}: {e}");
-            shared.counters.refusal(Refusal::IncompleteBody);
             // What is left of a `Content-Length` body is at most `max_body`:
             // safe for tiny_http to drain from a socket that is failing.
-            return drop(request);
-        }
-        if body.len() > max {
-            return self.refuse(request, Refusal::TooLarge, ip);
-        }
-        if matches!(framing, Framing::Length(n) if body.len() as u64 != n) {
-            // The peer closed before sending the declared body.
+            log::debug!("incomplete body from {ip}: {e}");
             shared.counters.refusal(Refusal::IncompleteBody);
-            return drop(request);
-        }
-        let response = Response::from_string(SUCCESS_XML)
-            .with_header(header("Content-Type", "application/xml"));
+            drop(request);
+        };
+        let body = match framing {
+            Framing::Length(n) => {
+                // Straight into a recycled, initialised buffer: no zeroing.
+                let mut buf = shared.pool.take(n as usize);
+                if let Err(e) = request.as_reader().read_exact(&mut buf) {
+                    return incomplete(request, e);
+                }
+                shared.pool.body(buf)
+            }
+            Framing::Chunked => {
+                let mut buf = Vec::new();
+                let read = request
+                    .as_reader()
+                    .take(max as u64 + 1)
+                    .read_to_end(&mut buf);
+                match read {
+                    Err(e) => return incomplete(request, e),
+                    Ok(_) if buf.len() > max => return self.refuse(request, Refusal::TooLarge, ip),
+                    Ok(_) => shared.pool.body(buf),
+                }
+            }
+        };
+        let response = Response::new(
+            StatusCode(200),
+            vec![header("Content-Type", "application/xml")],
+            SUCCESS_XML.as_bytes(),
+            Some(SUCCESS_XML.len()),
+            None,
+        );
         self.respond(request, response);
         self.deliver(body, framing == Framing::Chunked, ip);
     }
 
     /// Parses an answered post and hands it to the callbacks and channel.
-    fn deliver(&self, body: Vec<u8>, chunked: bool, ip: IpAddr) {
+    fn deliver(&self, body: Body, chunked: bool, ip: IpAddr) {
         let shared = &*self.shared;
         let counters = &shared.counters;
         let cb = &shared.callbacks;
         counters
             .bytes_received
             .fetch_add(body.len() as u64, Ordering::Relaxed);
-        let body = Body::from(body);
         let result = if chunked && body.is_empty() {
             Err(UnparsedReason::EmptyChunked)
         } else {
