@@ -3,9 +3,15 @@
 //! A camera post is a few kilobytes of XML around hundreds of kilobytes of
 //! base64. The XML parser would walk every payload byte several times (UTF-8
 //! validation, node counting, tokenizing), so the payloads are lifted out
-//! first: one `memchr` pass over each finds where it ends, and the parser
-//! gets a *skeleton* — the document with those element contents removed —
-//! while each image keeps its span of the original body.
+//! first and the parser gets a *skeleton* — the document with those element
+//! contents removed — while each image keeps its span of the original body.
+//!
+//! Where a payload ends is found without reading it when the camera declared
+//! its length (`sourceBase64Length` before `sourceBase64Data`, as both
+//! layouts have it) and the end tag stands exactly there; otherwise one
+//! `memchr` pass finds the next `<`. Either way the XML parser never sees the
+//! payload, so markup hidden inside one is not checked as XML — it is not
+//! base64 either, and decoding that image reports it.
 
 use std::ops::Range;
 
@@ -67,6 +73,7 @@ pub(crate) fn lift(body: &[u8]) -> Skeleton {
     let mut text = Vec::new();
     let mut copied = 0;
     let mut i = 0;
+    let mut declared = None;
     while let Some(lt) = memchr(b'<', &body[i..]).map(|p| i + p) {
         let rest = &body[lt..];
         let skip_to = |end: &[u8]| find(body, lt + 2, end).map(|e| e + end.len());
@@ -79,7 +86,7 @@ pub(crate) fn lift(body: &[u8]) -> Skeleton {
         } else if rest.starts_with(b"<!") || rest.starts_with(b"</") {
             tag_end(body, lt).map(|e| e + 1)
         } else {
-            match payload(body, lt) {
+            match payload(body, lt, &mut declared) {
                 Some(Payload::Lifted {
                     content,
                     span,
@@ -119,9 +126,36 @@ enum Payload {
     Not(usize),
 }
 
+/// The number in a `…Base64Length` element whose content starts at `at`.
+fn declared_length(body: &[u8], at: usize) -> Option<usize> {
+    let digits = body.get(at..)?.iter().take(24);
+    let text: Vec<u8> = digits.take_while(|&&b| b != b'<').copied().collect();
+    std::str::from_utf8(&text).ok()?.trim().parse().ok()
+}
+
+/// Where a payload starting at `start` ends (exclusive) and where the text
+/// after it resumes: at the declared length if the end is really there, else
+/// at the next `end` marker.
+fn payload_end(body: &[u8], start: usize, declared: Option<usize>, end: &[u8]) -> Option<usize> {
+    if let Some(at) = declared.and_then(|n| start.checked_add(n)) {
+        let mut after = at;
+        while body.get(after).copied().is_some_and(is_space) {
+            after += 1;
+        }
+        let closes = match end {
+            b"<" => body.get(after..).is_some_and(|r| r.starts_with(b"</")),
+            _ => body.get(at..).is_some_and(|r| r.starts_with(end)),
+        };
+        if closes {
+            return Some(at);
+        }
+    }
+    find(body, start, end)
+}
+
 /// Looks at the start tag at `lt`: a `…Base64Data` element with content is
-/// lifted.
-fn payload(body: &[u8], lt: usize) -> Option<Payload> {
+/// lifted; a `…Base64Length` one records the declared length.
+fn payload(body: &[u8], lt: usize, declared: &mut Option<usize>) -> Option<Payload> {
     let end = tag_end(body, lt)?;
     let tag = &body[lt + 1..end];
     let name_len = tag
@@ -130,9 +164,13 @@ fn payload(body: &[u8], lt: usize) -> Option<Payload> {
         .unwrap_or(tag.len());
     let name = &tag[..name_len];
     let local = name.rsplit(|&b| b == b':').next().unwrap_or(name);
+    if local.ends_with(b"Base64Length") {
+        *declared = declared_length(body, end + 1);
+    }
     if !local.ends_with(b"Base64Data") || tag.last() == Some(&b'/') {
         return Some(Payload::Not(end + 1));
     }
+    let declared = declared.take();
     let content = end + 1;
     let mut start = content;
     while body.get(start).copied().is_some_and(is_space) {
@@ -140,10 +178,10 @@ fn payload(body: &[u8], lt: usize) -> Option<Payload> {
     }
     let (mut span, mut after) = if body[start..].starts_with(b"<![CDATA[") {
         let s = start + 9;
-        let e = find(body, s, b"]]>")?;
+        let e = payload_end(body, s, declared, b"]]>")?;
         (s..e, e + 3)
     } else {
-        let e = memchr(b'<', &body[start..]).map(|p| start + p)?;
+        let e = payload_end(body, start, declared, b"<")?;
         (start..e, e)
     };
     while span.end > span.start && is_space(body[span.end - 1]) {
@@ -210,6 +248,33 @@ mod tests {
             assert!(s.holes.is_empty(), "{xml}");
             assert!(s.text.is_empty(), "{xml}");
         }
+    }
+
+    #[test]
+    fn declared_lengths_are_used_only_when_true() {
+        // Declared length right: the payload is not scanned.
+        let (_, spans) = lifted(
+            "<c><sourceBase64Length>8</sourceBase64Length><sourceBase64Data>QUJDREVG</sourceBase64Data></c>",
+        );
+        assert_eq!(spans, ["QUJDREVG"]);
+        // CDATA with a declared length.
+        let (_, spans) = lifted(
+            "<c><xBase64Length>4</xBase64Length><xBase64Data><![CDATA[QUJD]]></xBase64Data></c>",
+        );
+        assert_eq!(spans, ["QUJD"]);
+        // Wrong (short, long, huge) declared lengths fall back to the scan.
+        for declared in ["3", "12", "99999999999999999999", "x"] {
+            let xml = format!(
+                "<c><sourceBase64Length>{declared}</sourceBase64Length><sourceBase64Data>QUJDREVG</sourceBase64Data></c>"
+            );
+            let (_, spans) = lifted(&xml);
+            assert_eq!(spans, ["QUJDREVG"], "{declared}");
+        }
+        // A length declares only the next payload.
+        let (_, spans) = lifted(
+            "<c><aBase64Length>4</aBase64Length><aBase64Data>QUJD</aBase64Data><bBase64Data>REVGR0hJ</bBase64Data></c>",
+        );
+        assert_eq!(spans, ["QUJD", "REVGR0hJ"]);
     }
 
     #[test]
