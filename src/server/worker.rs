@@ -304,15 +304,17 @@ impl Worker {
             _ => {}
         }
         let chunked = find_header(&request, "Transfer-Encoding").is_some();
-        if chunked {
+        let trusted = !matches!(why, Refusal::Forbidden | Refusal::Unauthorized);
+        if chunked && trusted {
             // Read the chunked body to its end within the limit, so the
             // connection stays in sync. Beyond the limit, or with broken
             // chunk framing, the rest is left to tiny_http, which reads it
-            // as the next request (in practice a 400 and a close).
+            // as the next request (in practice a 400 and a close). Bodies
+            // of refused sources and credentials are never read.
             let limit = shared.config.max_body as u64 + 1;
             let _ = std::io::copy(&mut request.as_reader().take(limit), &mut std::io::sink());
             self.respond(request, response);
-        } else if request.body_length().map_or(0, |n| n as u64) <= DRAIN_LIMIT {
+        } else if chunked || request.body_length().map_or(0, |n| n as u64) <= DRAIN_LIMIT {
             self.respond(request, response);
         } else {
             self.park(request, response);
