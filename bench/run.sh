@@ -6,7 +6,10 @@
 #   bash bench/run.sh [--python-sdk]
 #
 # Environment (defaults in brackets):
-#   DURATION     seconds of load per measurement [10]; each server runs DURATION+2
+#   DURATION     seconds of load per measurement [5]; each server runs DURATION+2
+#   ROUNDS       rounds per case [3]: the servers take turns, round after round,
+#                and the table gives medians (this host's noise drifts in time,
+#                so one long measurement per server is not a fair comparison)
 #   CONNECTIONS  client connections to try, space-separated [1 64]
 #   POSTS        posts to try, space-separated, from: traject image [traject image]
 #
@@ -28,7 +31,12 @@ for arg in "$@"; do
     esac
 done
 
-DURATION=${DURATION:-10}
+DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-3}
+if ! [[ $ROUNDS =~ ^[1-9][0-9]*$ ]]; then
+    echo "run.sh: ROUNDS must be a whole number >= 1, not '$ROUNDS'" >&2
+    exit 2
+fi
 CONNECTIONS=${CONNECTIONS:-1 64}
 POSTS=${POSTS:-traject image}
 if ! [[ $DURATION =~ ^[0-9]+([.][0-9]+)?$ ]] || [[ $DURATION =~ ^0+([.]0+)?$ ]]; then
@@ -49,7 +57,7 @@ for post in $POSTS; do
 done
 run_for=$(python3 -c "import sys; print(float(sys.argv[1]) + 2)" "$DURATION")
 
-command_line="DURATION=$DURATION CONNECTIONS='$CONNECTIONS' POSTS='$POSTS' bash bench/run.sh${*:+ $*}"
+command_line="DURATION=$DURATION ROUNDS=$ROUNDS CONNECTIONS='$CONNECTIONS' POSTS='$POSTS' bash bench/run.sh${*:+ $*}"
 cd "$(dirname "$0")/.."
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/viewtron-bench.XXXXXX")
@@ -138,14 +146,15 @@ print(sum(int(m) * 60 + float(s) for m, s in t) if len(t) == 2 else "")'
 
 : >"$tmp/results.tsv"
 total=0
-for _ in $POSTS; do for _ in $CONNECTIONS; do total=$((total + ${#servers[@]})); done; done
+for _ in $POSTS; do for _ in $CONNECTIONS; do total=$((total + ${#servers[@]} * ROUNDS)); done; done
 estimate=$(python3 -c "import sys; print(round(float(sys.argv[1]) * int(sys.argv[2])))" "$run_for" "$total")
 say "$total measurements of ${DURATION}s each (about ${estimate}s in all)"
 done_runs=0
 for post in $POSTS; do
     for c in $CONNECTIONS; do
+      for round in $(seq 1 "$ROUNDS"); do
         for server in "${servers[@]}"; do
-            tag=$post-$c-$server
+            tag=$post-$c-$server-$round
             case $server in
                 ceiling) start_server "$tag" "$bin/ceiling" 0 "$run_for" --workers "$workers" ;;
                 viewtron) start_server "$tag" "$bin/sink" 0 "$run_for" --rss ;;
@@ -168,11 +177,12 @@ for post in $POSTS; do
                 say "$server exited with status $server_status on $tag: $(tail -n 3 "$tmp/$tag.err")"
             fi
             [[ -n $sim_line ]] || sim_line='{}'
-            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$post" "$c" "$server" "$sim_line" \
-                "$server_line" "$(cpu_seconds "$tag")" >>"$tmp/results.tsv"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$post" "$c" "$server" "$sim_line" \
+                "$server_line" "$(cpu_seconds "$tag")" "$round" >>"$tmp/results.tsv"
             done_runs=$((done_runs + 1))
-            say "[$done_runs/$total] $post c=$c $server: $server_line"
+            say "[$done_runs/$total] $post c=$c $server round $round: $server_line"
         done
+      done
     done
 done
 
@@ -208,7 +218,7 @@ def fields(line):
 rows, ceiling = [], {}
 with open(path) as f:
     for line in f:
-        post, conns, server, sim, server_line, cpu = line.rstrip("\n").split("\t")
+        post, conns, server, sim, server_line, cpu, rnd = line.rstrip("\n").split("\t")
         try:
             sim = json.loads(sim)
         except ValueError:
@@ -217,7 +227,7 @@ with open(path) as f:
         ok = sim.get("ok")
         rate = ok / sim["elapsed_s"] if ok is not None and sim.get("elapsed_s") else None
         if server == "ceiling":
-            ceiling[(post, conns)] = rate
+            ceiling[(post, conns, rnd)] = rate
         # What the server counted must match what the client saw answered.
         counted_key = "requests" if server == "ceiling" else "events"
         counted = srv.get(counted_key)
@@ -231,33 +241,52 @@ with open(path) as f:
         elif ok is not None and counted != ok:
             problems.append(f"WARN {counted_key}={counted} ok={ok}")
         cpu_us = 1e6 * float(cpu) / ok if cpu and ok else None
-        rows.append((post, conns, server, rate, sim, srv, cpu_us, problems))
+        rows.append((post, conns, server, rate, sim, srv, cpu_us, problems, rnd))
 
 
 def num(value, fmt):
     return "-" if value is None else format(value, fmt)
 
 
-table = []
-for post, conns, server, rate, sim, srv, cpu_us, problems in rows:
-    base = ceiling.get((post, conns))
+def median(values):
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+# One line per (post, connections, server): medians over the rounds; the
+# ratio is the median of the per-round ratios (each against the ceiling run
+# right before it), and the per-round ratios are listed too.
+groups = {}
+for post, conns, server, rate, sim, srv, cpu_us, problems, rnd in rows:
+    base = ceiling.get((post, conns, rnd))
     ratio = rate / base if rate is not None and base else None
-    rss = srv.get("peak_rss_kb")
+    groups.setdefault((post, conns, server), []).append(
+        (rate, sim, srv, cpu_us, problems, ratio))
+
+table = []
+for (post, conns, server), runs in groups.items():
+    ratios = [r[5] for r in runs]
+    rss = max((r[2].get("peak_rss_kb") or 0) for r in runs) or None
+    problems = sorted({p for r in runs for p in r[4]})
     table.append([
         SIZES.get(post, post),
         conns,
         server,
-        num(rate, ",.0f"),
-        num(sim.get("p50_ms"), ".3f"),
-        num(sim.get("p99_ms"), ".3f"),
+        num(median(r[0] for r in runs), ",.0f"),
+        num(median(r[1].get("p50_ms") for r in runs), ".3f"),
+        num(median(r[1].get("p99_ms") for r in runs), ".3f"),
         num(rss / 1024 if rss else None, ".1f"),
-        num(ratio, ".2f" if ratio is None or ratio >= 0.1 else ".4f"),
-        num(cpu_us, ",.1f"),
+        num(median(ratios), ".2f"),
+        " ".join(num(x, ".2f") for x in ratios),
+        num(median(r[3] for r in runs), ",.1f"),
         "; ".join(problems) or "ok",
     ])
 head = ["post", "connections", "server", "posts/s", "p50 ms", "p99 ms",
-        "peak RSS MB", "vs ceiling", "CPU us/post", "check"]
-right = {1, 3, 4, 5, 6, 7, 8}
+        "peak RSS MB", "vs ceiling", "per round", "CPU us/post", "check"]
+right = {1, 3, 4, 5, 6, 7, 9}
 widths = [max(len(str(r[i])) for r in table + [head]) for i in range(len(head))]
 
 
@@ -280,7 +309,8 @@ print(f"servers: ceiling = bare tiny_http 0.12, {workers} workers, no parsing "
       "(examples/ceiling.rs); viewtron = examples/sink.rs, default settings"
       + ("; python-sdk = viewtron 1.4.1 from PyPI" if any(r[2] == "python-sdk" for r in rows) else ""))
 print("posts/s = posts answered 200 per second of client time; p50/p99 = client latency; "
-      "vs ceiling = posts/s / ceiling posts/s for the same post and connections; "
+      "figures are medians over the rounds; vs ceiling = median of the per-round "
+      "posts/s / ceiling posts/s (same post and connections, measured just before); "
       "CPU us/post = server user+system CPU time / posts answered 200; "
       "check = server count (events, or requests for the ceiling) equals posts answered 200")
 PY
