@@ -294,12 +294,34 @@ fn device(root: Node) -> Device {
 
 /// Device fields directly under `node`, whatever their spelling.
 fn device_info(node: Node) -> Device {
+    let [name, name2, ip, ip2, ip3, mac, mac2, mac3, sn, sn2, ch, ch2, ch3] = xml::pick(
+        node,
+        [
+            "deviceName",
+            "DeviceName",
+            "ip",
+            "ipAddress",
+            "IpAddress",
+            "mac",
+            "macAddress",
+            "MacAddress",
+            "sn",
+            "SN",
+            "channelId",
+            "deviceNo.",
+            "DeviceNo.",
+        ],
+    );
+    let first = |nodes: &[Option<Node>]| nodes.iter().find_map(|n| xml::owned(*n));
     Device {
-        name: string_any(node, &["deviceName", "DeviceName"]),
-        ip: string_any(node, &["ip", "ipAddress", "IpAddress"]),
-        mac: string_any(node, &["mac", "macAddress", "MacAddress"]),
-        serial: string_any(node, &["sn", "SN"]),
-        channel: xml::number_any(node, &["channelId", "deviceNo.", "DeviceNo."]),
+        name: first(&[name, name2]),
+        ip: first(&[ip, ip2, ip3]),
+        mac: first(&[mac, mac2, mac3]),
+        serial: first(&[sn, sn2]),
+        channel: [ch, ch2, ch3]
+            .iter()
+            .find_map(|n| n.and_then(text))
+            .and_then(|t| t.parse().ok()),
     }
 }
 

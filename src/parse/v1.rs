@@ -217,14 +217,27 @@ fn lpr(ctx: &Ctx, data: &mut EventData, root: Node) {
 /// Tracking posts: one target per `traject/item`.
 pub(crate) fn traject(data: &mut EventData, traject: Node) {
     data.targets = children(traject, "item")
-        .map(|item| Target {
-            id: xml::number(item, "targetId"),
-            kind: string(item, "targetType").map(|t| TargetType::from_code(&t)),
-            rect: child(item, "rect").and_then(xml::rect),
-            point: child(item, "point").and_then(xml::point),
-            velocity: string(item, "velocity"),
-            direction: string(item, "direction"),
-            ..Target::default()
+        .map(|item| {
+            let [id, kind, rect, point, velocity, direction] = xml::pick(
+                item,
+                [
+                    "targetId",
+                    "targetType",
+                    "rect",
+                    "point",
+                    "velocity",
+                    "direction",
+                ],
+            );
+            Target {
+                id: id.and_then(xml::text).and_then(|t| t.parse().ok()),
+                kind: kind.and_then(xml::text).map(TargetType::from_code),
+                rect: rect.and_then(xml::rect),
+                point: point.and_then(xml::point),
+                velocity: xml::owned(velocity),
+                direction: xml::owned(direction),
+                ..Target::default()
+            }
         })
         .collect();
 }

@@ -31,6 +31,27 @@ pub(crate) fn child<'a, 'i>(node: Node<'a, 'i>, name: &'static str) -> Option<No
     children(node, name).next()
 }
 
+/// The first child element named like each of `names`, found in one pass
+/// over the children (cheaper than one `child` call per name).
+pub(crate) fn pick<'a, 'i, const N: usize>(
+    node: Node<'a, 'i>,
+    names: [&str; N],
+) -> [Option<Node<'a, 'i>>; N] {
+    let mut found = [None; N];
+    for c in node.children().filter(Node::is_element) {
+        let name = c.tag_name().name();
+        if let Some(i) = names.iter().position(|n| *n == name) {
+            found[i].get_or_insert(c);
+        }
+    }
+    found
+}
+
+/// An element's text, owned.
+pub(crate) fn owned(node: Option<Node>) -> Option<String> {
+    node.and_then(text).map(str::to_owned)
+}
+
 /// Follows a path of child element names.
 pub(crate) fn path<'a, 'i>(node: Node<'a, 'i>, names: &[&'static str]) -> Option<Node<'a, 'i>> {
     names.iter().try_fold(node, |n, name| child(n, name))
@@ -104,11 +125,13 @@ pub(crate) fn rule_target(item: Node, region: Option<Region>) -> Target {
 
 /// `<x1>…<y2>` children as a rectangle.
 pub(crate) fn rect(node: Node) -> Option<Rect> {
+    let [x1, y1, x2, y2] = pick(node, ["x1", "y1", "x2", "y2"]);
+    let n = |c: Option<Node>| c.and_then(text)?.parse().ok();
     Some(Rect {
-        x1: number(node, "x1")?,
-        y1: number(node, "y1")?,
-        x2: number(node, "x2")?,
-        y2: number(node, "y2")?,
+        x1: n(x1)?,
+        y1: n(y1)?,
+        x2: n(x2)?,
+        y2: n(y2)?,
     })
 }
 
