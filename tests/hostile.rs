@@ -52,6 +52,18 @@ impl Harness {
         assert_eq!(event.plate_number(), Some("TST 042"));
     }
 
+    /// Polls the counters until `done` holds, for at most the test timeout.
+    fn eventually(&self, done: impl Fn(&viewtron::Stats) -> bool) -> bool {
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        while std::time::Instant::now() < deadline {
+            if done(&self.server.stats()) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
     /// Stops the server and waits for every delivery: counters are final.
     fn finish(&self) -> viewtron::Stats {
         self.server.shutdown();
@@ -150,6 +162,12 @@ fn client_vanishing_mid_body_delivers_nothing() {
     s.write_all(&LPR_V1.as_bytes()[..200]).unwrap();
     drop(s);
     h.assert_healthy();
+    // The vanished post may still be on its way to a worker: wait (bounded)
+    // until it has been seen, then stop the server.
+    assert!(
+        h.eventually(|stats| stats.refused_by_reason["incomplete_body"] == 1),
+        "the broken post was never counted"
+    );
     assert_eq!(h.refused("incomplete_body"), 1);
     assert!(
         h.events.try_recv().is_err(),
