@@ -130,7 +130,19 @@ fn nudge(addr: SocketAddr) {
 }
 
 impl Supervisor {
+    /// Stops listening at once: new connections are refused, and tiny_http's
+    /// accept thread wakes up and ends (Linux; elsewhere the socket closes
+    /// when that thread ends).
+    fn close_listener(&self) {
+        let _ = socket2::SockRef::from(&self.listener).shutdown(std::net::Shutdown::Both);
+    }
+
     pub fn run(self) {
+        self.serve();
+        self.close_listener();
+    }
+
+    fn serve(&self) {
         let target = probe_target(self.shared.local_addr);
         let timeout = Duration::from_secs(2);
         let mut failures = 0;
