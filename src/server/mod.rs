@@ -113,13 +113,13 @@ impl fmt::Display for UnparsedReason {
 ///
 /// # Shutdown
 ///
-/// After [`shutdown`](Server::shutdown), workers answer and deliver every
-/// request already received, then stop; `serve_forever` returns and
-/// [`events`](Server::events) ends once drained. The listening socket closes
-/// with the last worker: new connections are refused. Camera connections that are still open stay open
-/// until the camera closes them (tiny_http keeps no handle to close them);
-/// posts sent on them afterwards are not answered, and the camera reconnects
-/// to whatever listens next.
+/// After [`shutdown`](Server::shutdown), the server stops listening at once
+/// (new connections are refused by the time [`wait`](Server::wait) or
+/// `serve_forever` returns); workers answer and deliver every request already
+/// received, then stop; [`events`](Server::events) ends once drained. Camera
+/// connections that are still open stay open until the camera closes them
+/// (tiny_http keeps no handle to close them); posts sent on them afterwards
+/// are not answered, and the camera reconnects to whatever listens next.
 pub struct Server {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
