@@ -466,3 +466,86 @@ fn post_and_inner_value_serialise_alike() {
         serde_json::to_string(event).unwrap()
     );
 }
+
+/// Issue 8: firmware that writes an empty `plateNumber` into the overview
+/// item. The JSON plate is the read one, not an all-null plate with
+/// confidence 0 and no vehicle; the overview is `source_image_len`, not a
+/// target. (The fixtures are described in `tests/fixtures/README.md`.)
+#[test]
+fn v1_lpr_overview_item_is_not_the_json_plate() {
+    let read = |name: &str| {
+        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        let body = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        serde_json::to_value(parse(body).expect("a fixture parses")).unwrap()
+    };
+    let value = read("v1-lpr-overview-empty-plate.xml");
+    let vehicle =
+        json!({"type": "hatchback", "color": "black", "brand": "Ford", "model": "Fiesta"});
+    let plate = json!({
+        "number": "KR19 WDX", "group": "temporaryList", "color": "white",
+        "direction": "approach", "confidence": 94.8, "owner": null,
+        "vehicle": vehicle, "image_len": 161,
+    });
+    assert_eq!(value["plate"], plate);
+    assert_eq!(value["plates"], json!([plate]));
+    assert_eq!(value["vehicle"], vehicle);
+
+    // (file, plate number, vehicle brand, target ids, overview and crop sizes)
+    for (name, number, brand, ids, source, crop) in [
+        (
+            "v1-lpr-overview-empty-plate.xml",
+            json!("KR19 WDX"),
+            json!("Ford"),
+            json!([517]),
+            164,
+            json!(161),
+        ),
+        (
+            "v1-lpr-overview-without-plate-number.xml",
+            json!("MV 6608 T"),
+            json!("Toyota"),
+            json!([88]),
+            164,
+            json!(161),
+        ),
+        (
+            "v1-lpr-single-item.xml",
+            json!("YT 40 LKB"),
+            Value::Null,
+            json!([2024]),
+            164,
+            json!(161),
+        ),
+        (
+            "v1-lpr-overview-in-source-data.xml",
+            json!("BT-204-HN"),
+            json!("Renault"),
+            json!([9]),
+            164,
+            json!(161),
+        ),
+        (
+            "v1-lpr-no-plate-read.xml",
+            Value::Null,
+            Value::Null,
+            json!([]),
+            161,
+            Value::Null,
+        ),
+    ] {
+        let value = read(name);
+        assert_eq!(value["plate"]["number"], number, "{name}");
+        assert_eq!(value["vehicle"]["brand"], brand, "{name}");
+        let plates = value["plates"].as_array().unwrap();
+        assert_eq!(plates.len(), usize::from(!number.is_null()), "{name}");
+        assert!(plates.iter().all(|p| p["number"].is_string()), "{name}");
+        let targets = value["targets"].as_array().unwrap();
+        let target_ids: Vec<&Value> = targets.iter().map(|t| &t["id"]).collect();
+        assert_eq!(json!(target_ids), ids, "{name}");
+        assert!(targets
+            .iter()
+            .all(|t| t["type"] == "car" && t["image_len"] == 161));
+        assert_eq!(value["source_image_len"], source, "{name}");
+        assert_eq!(value["target_image_len"], crop, "{name}");
+    }
+}

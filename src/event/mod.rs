@@ -270,11 +270,24 @@ impl Event {
         &self.0.targets
     }
 
-    /// The plate of an LPR event.
+    /// The plate of an LPR event; `None` when the camera read none.
+    ///
+    /// In an IP camera post, a `listInfo` item without plate text (no
+    /// `plateNumber`, or an empty one) is the overview picture, never a
+    /// plate: its picture is the [`source_image`](Event::source_image).
     ///
     /// ```
-    /// # let Ok(viewtron::Post::Event(event)) = viewtron::parse("<config version='1.7'><smartType>VFD</smartType></config>") else { panic!() };
-    /// assert!(event.plate().is_none());
+    /// use viewtron::{parse, Post};
+    ///
+    /// let xml = r#"<config version="1.7"><smartType>VEHICE</smartType><listInfo>
+    ///   <item><plateNumber><![CDATA[]]></plateNumber><PlateConfidence count="0"/>
+    ///     <targetImageData><targetBase64Data>/9j/4A==</targetBase64Data></targetImageData></item>
+    ///   <item><plateNumber>KV21 XRT</plateNumber></item>
+    /// </listInfo></config>"#;
+    /// let Ok(Post::Event(event)) = parse(xml) else { panic!() };
+    /// assert_eq!(event.plate().and_then(|p| p.number.as_deref()), Some("KV21 XRT"));
+    /// assert_eq!(event.source_image().map(|i| i.base64()), Some("/9j/4A=="));
+    /// assert_eq!(event.targets().len(), 1); // the plate's car, not the overview
     /// ```
     pub fn plate(&self) -> Option<&Plate> {
         self.0.plates.first()

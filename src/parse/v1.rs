@@ -163,23 +163,33 @@ fn faces(ctx: &Ctx, data: &mut EventData, root: Node) {
     }
 }
 
-/// LPR posts: the item without a plate carries the overview (falling back
-/// to `sourceDataInfo`); each item with `plateNumber` is a plate.
+/// Whether a v1 LPR `listInfo/item` reads a plate: it has plate *text*.
+///
+/// The overview item is told apart by what it lacks, not by its position:
+/// most firmware leaves `plateNumber` out of it, some writes an empty one
+/// (`<plateNumber/>`, blanks, empty CDATA) with `PlateConfidence count="0"`.
+/// Either way it is the overview, never a plate — and a post whose only item
+/// has no plate text is a vehicle seen but no plate read.
+fn reads_plate(item: Node) -> bool {
+    child(item, "plateNumber").and_then(xml::text).is_some()
+}
+
+/// LPR posts: an item without plate text is the overview (its picture is
+/// the source image; `sourceDataInfo` is the fallback), never a plate or a
+/// target; each item with plate text is a plate and its car a target.
 fn lpr(ctx: &Ctx, data: &mut EventData, root: Node) {
-    let items: Vec<Node> = child(root, "listInfo")
+    let (plates, overviews): (Vec<Node>, Vec<Node>) = child(root, "listInfo")
         .into_iter()
         .flat_map(|l| children(l, "item"))
-        .collect();
-    let is_plate = |item: &Node| child(*item, "plateNumber").is_some();
-    let overview = items
+        .partition(|item| reads_plate(*item));
+    let overview = overviews
         .iter()
-        .filter(|i| !is_plate(i))
-        .find_map(|i| child(*i, "targetImageData"))
-        .and_then(|b| xml::image(ctx, b, "targetBase64Data", "targetBase64Length"));
+        .filter_map(|i| child(*i, "targetImageData"))
+        .find_map(|b| xml::image(ctx, b, "targetBase64Data", "targetBase64Length"));
     if overview.is_some() {
         data.source_image = overview;
     }
-    for item in items.into_iter().filter(is_plate) {
+    for item in plates {
         let mut target = list_target(ctx, item);
         target.kind.get_or_insert(TargetType::Car);
         if target.rect.is_none() {

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod dump;
+#[macro_use]
+pub mod golden;
 
 use std::path::PathBuf;
 
