@@ -1,0 +1,704 @@
+//! The bridge's configuration: the vendor bridge's `config.yaml` (same keys,
+//! same meanings, same defaults) with the Docker image's environment
+//! variables on top, plus our own additions under keys the vendor never used.
+//!
+//! Why so strict: the vendor's bridge reads the file with a dictionary lookup
+//! per key, so a misspelt key (`save_image:`) is silently ignored and a wrong
+//! type surfaces as a crash on the first event. Here every key is known, typed
+//! and checked before anything starts; a problem is one line naming the key
+//! and the bridge exits with status 2.
+//!
+//! Layout (vendor keys first, ours marked):
+//!
+//! ```yaml
+//! bridge_port: 5002          # env BRIDGE_PORT
+//! save_images: true          # env SAVE_IMAGES
+//! image_dir: images          # ours: relative to the config file's folder
+//! image_retention_days: 30   # ours: delete saved images older than this
+//! image_max_mb: 500          # ours: keep the image folder under this size
+//! dedup_seconds: 10          # ours: same camera + plate within 10 s published once
+//! mqtt:
+//!   enabled: true
+//!   broker: localhost        # env MQTT_BROKER
+//!   port: 1883               # env MQTT_PORT
+//!   username: user           # env MQTT_USERNAME
+//!   password: pass           # env MQTT_PASSWORD
+//!   discovery_prefix: homeassistant
+//!   topic_prefix: viewtron
+//!   expire_after: 30
+//!   client_id: viewtron-bridge-gate   # ours: default viewtron-bridge-<host>-<port>
+//!   queue_capacity: 10000             # ours: messages held while the broker is away
+//! home_assistant:
+//!   url: http://localhost:8123
+//!   webhooks: {lpr: viewtron-lpr, all: viewtron-all}
+//!   webhook_timeout: 5       # ours: seconds per attempt
+//!   webhook_retries: 2       # ours: further attempts after a failure
+//!   webhook_queue: 1000      # ours: webhooks waiting to be sent
+//! server:                    # ours: the library server's hardening settings
+//!   bind: "::"
+//!   workers: 8
+//!   max_body: 16777216
+//!   read_timeout: 150
+//!   allow: [192.168.1.0/24]
+//!   paths: [/API]
+//!   basic_auth: {username: camera, password: secret}
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use viewtron::Cidr;
+
+/// The Docker image's variables, in the order its start script reads them.
+pub const ENV_VARS: [&str; 6] = [
+    "BRIDGE_PORT",
+    "MQTT_BROKER",
+    "MQTT_PORT",
+    "MQTT_USERNAME",
+    "MQTT_PASSWORD",
+    "SAVE_IMAGES",
+];
+
+/// Categories a webhook can be configured for (tracking posts are never
+/// forwarded), plus the catch-all.
+pub const WEBHOOK_KEYS: [&str; 6] = ["lpr", "intrusion", "face", "counting", "metadata", "all"];
+
+/// A configuration problem: one line, ready to print.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    fn new(message: impl Into<String>) -> ConfigError {
+        ConfigError(message.into())
+    }
+}
+
+/// A password: kept out of `Debug` output, logs and error messages.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The password itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Secret {
+        Secret(s.to_owned())
+    }
+}
+
+/// Everything the bridge runs with, defaults filled in.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the configuration came from (for the banner).
+    pub source: String,
+    pub bridge_port: u16,
+    pub save_images: bool,
+    /// Absolute folder for saved images.
+    pub image_dir: PathBuf,
+    pub image_retention: Option<Duration>,
+    pub image_max_bytes: Option<u64>,
+    pub dedup: Option<Duration>,
+    /// `None` when MQTT is disabled.
+    pub mqtt: Option<Mqtt>,
+    /// `None` when no webhook is configured.
+    pub webhooks: Option<Webhooks>,
+    pub server: ServerOptions,
+}
+
+/// The MQTT side.
+#[derive(Debug, Clone)]
+pub struct Mqtt {
+    pub broker: String,
+    pub port: u16,
+    /// Empty: connect without credentials (as the vendor does).
+    pub username: String,
+    pub password: Secret,
+    pub discovery_prefix: String,
+    pub topic_prefix: String,
+    pub expire_after: u32,
+    pub client_id: String,
+    pub queue_capacity: usize,
+}
+
+/// Home Assistant webhooks.
+#[derive(Debug, Clone)]
+pub struct Webhooks {
+    /// `url` without trailing slashes.
+    pub url: String,
+    /// Category (or `all`) to webhook id.
+    pub ids: BTreeMap<String, String>,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub queue: usize,
+}
+
+impl Webhooks {
+    /// The webhook id for a category: its own, else `all`, as the vendor does.
+    pub fn id_for(&self, category: &str) -> Option<&str> {
+        self.ids
+            .get(category)
+            .filter(|id| !id.is_empty())
+            .or_else(|| self.ids.get("all").filter(|id| !id.is_empty()))
+            .map(String::as_str)
+    }
+}
+
+/// The library server's settings (the `server:` key).
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub bind: IpAddr,
+    pub workers: Option<usize>,
+    pub max_body: Option<usize>,
+    pub read_timeout: Option<Duration>,
+    pub allow: Vec<Cidr>,
+    pub paths: Vec<String>,
+    pub basic_auth: Option<(String, Secret)>,
+}
+
+// ---- the file, as written ------------------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    bridge_port: Option<u16>,
+    save_images: Option<bool>,
+    image_dir: Option<PathBuf>,
+    image_retention_days: Option<f64>,
+    image_max_mb: Option<f64>,
+    dedup_seconds: Option<f64>,
+    mqtt: Option<MqttFile>,
+    home_assistant: Option<HomeAssistantFile>,
+    server: Option<ServerFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MqttFile {
+    enabled: Option<bool>,
+    broker: Option<String>,
+    port: Option<u16>,
+    username: Option<String>,
+    password: Option<Secret>,
+    discovery_prefix: Option<String>,
+    topic_prefix: Option<String>,
+    expire_after: Option<u32>,
+    client_id: Option<String>,
+    queue_capacity: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HomeAssistantFile {
+    url: Option<String>,
+    webhooks: Option<BTreeMap<String, Option<String>>>,
+    webhook_timeout: Option<f64>,
+    webhook_retries: Option<u32>,
+    webhook_queue: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerFile {
+    bind: Option<IpAddr>,
+    workers: Option<usize>,
+    max_body: Option<usize>,
+    read_timeout: Option<f64>,
+    allow: Option<Vec<String>>,
+    paths: Option<Vec<String>>,
+    basic_auth: Option<BasicAuthFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BasicAuthFile {
+    username: String,
+    password: Secret,
+}
+
+/// Where to read the configuration from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// `--config PATH`: the file must exist.
+    File(PathBuf),
+    /// No `--config`: `./config.yaml` when it exists; otherwise, when any of
+    /// the Docker image's variables is set, that image's defaults.
+    Default,
+}
+
+/// Reads and checks the configuration; `env` looks up environment variables.
+pub fn load(source: &Source, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    let env = |name: &str| env(name).filter(|v| !v.is_empty());
+    let (file, origin, base) = match source {
+        Source::File(path) => (read_file(path)?, path.display().to_string(), parent(path)),
+        Source::Default => {
+            let path = Path::new("config.yaml");
+            if path.exists() {
+                (read_file(path)?, "config.yaml".to_owned(), parent(path))
+            } else if ENV_VARS.iter().any(|v| env(v).is_some()) {
+                (
+                    docker_defaults(),
+                    "environment (Docker image defaults)".to_owned(),
+                    cwd()?,
+                )
+            } else {
+                return Err(ConfigError::new(
+                    "no configuration: config.yaml not found here; give --config PATH \
+                     (or set MQTT_BROKER etc. as for the vendor's Docker image)",
+                ));
+            }
+        }
+    };
+    resolve(file, origin, &base, &env)
+}
+
+fn read_file(path: &Path) -> Result<File, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(format!("cannot read {}: {}", path.display(), e)))?;
+    parse_file(&text, &path.display().to_string())
+}
+
+fn parse_file(text: &str, origin: &str) -> Result<File, ConfigError> {
+    if text.trim().is_empty() {
+        return Ok(File::default());
+    }
+    // `Option<File>`: a document holding only comments is YAML null.
+    let file: Option<File> = serde_saphyr::from_str(text).map_err(|e| {
+        let message = one_line(&e.to_string());
+        // Name the key on the line the parser points at: "invalid u16" alone
+        // does not say which setting is wrong.
+        let key = e
+            .location()
+            .and_then(|l| text.lines().nth((l.line() as usize).saturating_sub(1)))
+            .and_then(|line| line.split_once(':'))
+            .map(|(k, _)| k.trim().trim_start_matches("- ").trim())
+            .filter(|k| {
+                !k.is_empty() && !k.starts_with('#') && !message.contains(&format!("`{k}`"))
+            })
+            .map(|k| format!(" (key `{k}`)"))
+            .unwrap_or_default();
+        ConfigError::new(format!("{origin}: {message}{key}"))
+    })?;
+    Ok(file.unwrap_or_default())
+}
+
+/// The first line of a possibly multi-line message, without the snippet.
+fn one_line(message: &str) -> String {
+    let first = message
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("invalid YAML");
+    first.trim_start_matches("error: ").to_owned()
+}
+
+fn parent(path: &Path) -> PathBuf {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
+}
+
+fn cwd() -> Result<PathBuf, ConfigError> {
+    std::env::current_dir()
+        .map_err(|e| ConfigError::new(format!("cannot read the current folder: {e}")))
+}
+
+/// What the vendor's Docker start script writes when it has only variables.
+fn docker_defaults() -> File {
+    File {
+        save_images: Some(false),
+        mqtt: Some(MqttFile {
+            enabled: Some(true),
+            ..MqttFile::default()
+        }),
+        home_assistant: Some(HomeAssistantFile {
+            url: Some("http://supervisor/core".to_owned()),
+            ..HomeAssistantFile::default()
+        }),
+        ..File::default()
+    }
+}
+
+fn env_number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigError> {
+    value.trim().parse().map_err(|_| {
+        ConfigError::new(format!(
+            "environment variable {name}: `{value}` is not a valid number"
+        ))
+    })
+}
+
+/// YAML 1.1 booleans, as the vendor's start script pastes the variable into YAML.
+fn env_bool(name: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "y" | "1" => Ok(true),
+        "false" | "no" | "off" | "n" | "0" => Ok(false),
+        _ => Err(ConfigError::new(format!(
+            "environment variable {name}: `{value}` is not true or false"
+        ))),
+    }
+}
+
+fn seconds(key: &str, value: f64) -> Result<Duration, ConfigError> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            ConfigError::new(format!(
+                "{key}: must be a positive number of seconds, not {value}"
+            ))
+        })
+}
+
+fn resolve(
+    file: File,
+    source: String,
+    base: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let bridge_port = match env("BRIDGE_PORT") {
+        Some(v) => env_number("BRIDGE_PORT", &v)?,
+        None => file.bridge_port.unwrap_or(5002),
+    };
+    // The vendor's code defaults save_images to true when the key is absent.
+    let save_images = match env("SAVE_IMAGES") {
+        Some(v) => env_bool("SAVE_IMAGES", &v)?,
+        None => file.save_images.unwrap_or(true),
+    };
+    let image_dir = base.join(file.image_dir.unwrap_or_else(|| PathBuf::from("images")));
+    let image_retention = file
+        .image_retention_days
+        .map(|d| seconds("image_retention_days", d * 86_400.0))
+        .transpose()?;
+    let image_max_bytes = match file.image_max_mb {
+        Some(mb) if mb.is_finite() && mb > 0.0 => Some((mb * 1024.0 * 1024.0) as u64),
+        Some(mb) => {
+            return Err(ConfigError::new(format!(
+                "image_max_mb: must be a positive number, not {mb}"
+            )))
+        }
+        None => None,
+    };
+    let dedup = file
+        .dedup_seconds
+        .filter(|s| *s != 0.0)
+        .map(|s| seconds("dedup_seconds", s))
+        .transpose()?;
+
+    let m = file.mqtt.unwrap_or_default();
+    let mqtt = if m.enabled.unwrap_or(false) {
+        let port = match env("MQTT_PORT") {
+            Some(v) => env_number("MQTT_PORT", &v)?,
+            None => m.port.unwrap_or(1883),
+        };
+        let client_id = match m.client_id {
+            Some(id) if id.is_empty() => {
+                return Err(ConfigError::new("mqtt.client_id: must not be empty"))
+            }
+            Some(id) => id,
+            None => default_client_id(bridge_port),
+        };
+        let queue_capacity = m.queue_capacity.unwrap_or(10_000);
+        if queue_capacity == 0 {
+            return Err(ConfigError::new("mqtt.queue_capacity: must be at least 1"));
+        }
+        Some(Mqtt {
+            broker: env("MQTT_BROKER")
+                .or(m.broker)
+                .unwrap_or_else(|| "localhost".to_owned()),
+            port,
+            username: env("MQTT_USERNAME").or(m.username).unwrap_or_default(),
+            password: env("MQTT_PASSWORD")
+                .map(Secret)
+                .or(m.password)
+                .unwrap_or_default(),
+            discovery_prefix: m
+                .discovery_prefix
+                .unwrap_or_else(|| "homeassistant".to_owned()),
+            topic_prefix: m.topic_prefix.unwrap_or_else(|| "viewtron".to_owned()),
+            expire_after: m.expire_after.unwrap_or(30),
+            client_id,
+            queue_capacity,
+        })
+    } else {
+        None
+    };
+
+    let ha = file.home_assistant.unwrap_or_default();
+    let ids: BTreeMap<String, String> = ha
+        .webhooks
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k, v)))
+        .collect();
+    if let Some(bad) = ids.keys().find(|k| !WEBHOOK_KEYS.contains(&k.as_str())) {
+        return Err(ConfigError::new(format!(
+            "home_assistant.webhooks: unknown category `{bad}` (expected one of {})",
+            WEBHOOK_KEYS.join(", ")
+        )));
+    }
+    let webhooks = if ids.is_empty() {
+        None
+    } else {
+        let url = ha.url.unwrap_or_default();
+        if url.trim().is_empty() {
+            return Err(ConfigError::new(
+                "home_assistant.url: needed when home_assistant.webhooks is set",
+            ));
+        }
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ConfigError::new(format!(
+                "home_assistant.url: `{url}` is not an http:// or https:// URL"
+            )));
+        }
+        let queue = ha.webhook_queue.unwrap_or(1000);
+        if queue == 0 {
+            return Err(ConfigError::new(
+                "home_assistant.webhook_queue: must be at least 1",
+            ));
+        }
+        Some(Webhooks {
+            url: url.trim_end_matches('/').to_owned(),
+            ids,
+            timeout: seconds(
+                "home_assistant.webhook_timeout",
+                ha.webhook_timeout.unwrap_or(5.0),
+            )?,
+            retries: ha.webhook_retries.unwrap_or(2),
+            queue,
+        })
+    };
+
+    let s = file.server.unwrap_or_default();
+    let allow = s
+        .allow
+        .unwrap_or_default()
+        .iter()
+        .map(|a| {
+            a.parse::<Cidr>()
+                .map_err(|e| ConfigError::new(format!("server.allow: `{a}`: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let server = ServerOptions {
+        bind: s.bind.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+        workers: s.workers,
+        max_body: s.max_body,
+        read_timeout: s
+            .read_timeout
+            .map(|t| seconds("server.read_timeout", t))
+            .transpose()?,
+        allow,
+        paths: s.paths.unwrap_or_default(),
+        basic_auth: s.basic_auth.map(|a| (a.username, a.password)),
+    };
+
+    Ok(Config {
+        source,
+        bridge_port,
+        save_images,
+        image_dir,
+        image_retention,
+        image_max_bytes,
+        dedup,
+        mqtt,
+        webhooks,
+        server,
+    })
+}
+
+/// `viewtron-bridge-<host>-<port>`: distinct for every bridge running at once
+/// (one port per host), and stable across restarts, so the broker never holds
+/// a pile of retained availability topics of client ids long gone.
+fn default_client_id(port: u16) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| format!("pid{}", std::process::id()));
+    let host: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("viewtron-bridge-{host}-{port}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_with_env(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let file = parse_file(text, "config.yaml")?;
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let env = move |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        resolve(
+            file,
+            "config.yaml".into(),
+            Path::new("/etc/viewtron"),
+            &|n| env(n).filter(|v| !v.is_empty()),
+        )
+    }
+
+    #[test]
+    fn vendor_example_reads_with_vendor_defaults() {
+        let c = parse_with_env(
+            "bridge_port: 5002\nsave_images: true\nmqtt:\n  enabled: true\n  broker: localhost\n  port: 1883\n  \
+             # username: u\n  discovery_prefix: homeassistant\n  topic_prefix: viewtron\n  expire_after: 30\n\
+             home_assistant:\n  url: http://localhost:8123/\n  webhooks:\n    lpr: viewtron-lpr\n    # all: x\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.bridge_port, 5002);
+        assert!(c.save_images);
+        let m = c.mqtt.unwrap();
+        assert_eq!(
+            (m.broker.as_str(), m.port, m.expire_after),
+            ("localhost", 1883, 30)
+        );
+        assert!(m.username.is_empty());
+        let w = c.webhooks.unwrap();
+        assert_eq!(w.url, "http://localhost:8123");
+        assert_eq!(w.id_for("lpr"), Some("viewtron-lpr"));
+        assert_eq!(w.id_for("face"), None);
+        assert_eq!(c.image_dir, Path::new("/etc/viewtron/images"));
+    }
+
+    #[test]
+    fn empty_file_means_vendor_defaults_mqtt_off() {
+        let c = parse_with_env("# nothing\n", &[]).unwrap();
+        assert_eq!(c.bridge_port, 5002);
+        assert!(
+            c.save_images,
+            "the vendor's code defaults save_images to true"
+        );
+        assert!(
+            c.mqtt.is_none(),
+            "the vendor's code defaults mqtt.enabled to false"
+        );
+        assert!(c.webhooks.is_none());
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let c = parse_with_env(
+            "bridge_port: 1\nsave_images: true\nmqtt: {enabled: true, broker: a, port: 2, username: u, password: p}\n",
+            &[
+                ("BRIDGE_PORT", "5003"),
+                ("MQTT_BROKER", "b"),
+                ("MQTT_PORT", "1884"),
+                ("MQTT_USERNAME", "v"),
+                ("MQTT_PASSWORD", "q"),
+                ("SAVE_IMAGES", "false"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.bridge_port, 5003);
+        assert!(!c.save_images);
+        let m = c.mqtt.unwrap();
+        assert_eq!(
+            (
+                m.broker.as_str(),
+                m.port,
+                m.username.as_str(),
+                m.password.expose()
+            ),
+            ("b", 1884, "v", "q")
+        );
+    }
+
+    #[test]
+    fn password_never_in_debug() {
+        let c = parse_with_env(
+            "mqtt: {enabled: true, username: u, password: hunter2}\nserver: {basic_auth: {username: cam, password: sesame}}\n",
+            &[],
+        )
+        .unwrap();
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("sesame"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_one_line_naming_it() {
+        let e = parse_with_env("save_image: true\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("save_image"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+        let e = parse_with_env("mqtt:\n  brokr: x\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("brokr") && !e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_is_one_line() {
+        let e = parse_with_env("bridge_port: lots\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 1") && !e.contains('\n'), "{e}");
+        let e = parse_with_env("bridge_port: 1\n", &[("BRIDGE_PORT", "x")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("BRIDGE_PORT"), "{e}");
+    }
+
+    #[test]
+    fn webhooks_need_a_url_and_known_categories() {
+        let e = parse_with_env("home_assistant:\n  webhooks: {lpr: x}\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("home_assistant.url"), "{e}");
+        let e = parse_with_env(
+            "home_assistant:\n  url: http://h\n  webhooks: {plates: x}\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("plates"), "{e}");
+        // The Docker image's `webhooks: {}` and a section with everything commented out.
+        let c = parse_with_env("home_assistant:\n  url: http://h\n  webhooks: {}\n", &[]).unwrap();
+        assert!(c.webhooks.is_none());
+        let c = parse_with_env("home_assistant:\n  url: http://h\n  webhooks:\n", &[]).unwrap();
+        assert!(c.webhooks.is_none());
+    }
+
+    #[test]
+    fn all_catches_unconfigured_categories() {
+        let c = parse_with_env(
+            "home_assistant:\n  url: http://h\n  webhooks: {lpr: a, all: b}\n",
+            &[],
+        )
+        .unwrap();
+        let w = c.webhooks.unwrap();
+        assert_eq!(w.id_for("lpr"), Some("a"));
+        assert_eq!(w.id_for("counting"), Some("b"));
+    }
+}
