@@ -35,6 +35,10 @@
 //! then goes to standard error. `--quiet` prints no per-post lines at all,
 //! only the banner and errors.
 //!
+//! With `--metrics`, `GET /metrics` on the same port answers the server's
+//! counters in the Prometheus text format (`ServerBuilder::page` with
+//! `Stats::prometheus`): point a Prometheus scrape job at it.
+//!
 //! Exit status: runs until interrupted (Ctrl+C); 0 when standard output is
 //! closed (`listen --json | head`), 1 when the port cannot be bound or output
 //! fails, 2 on a usage error.
@@ -48,13 +52,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use viewtron::{
-    AlarmStatus, Category, Event, Server, ServerBuilder, ShutdownHandle, UnparsedReason,
+    AlarmStatus, Category, Event, Page, Server, ServerBuilder, ShutdownHandle, UnparsedReason,
 };
 
 const USAGE: &str = "\
 usage: listen [--port N] [--bind ADDR] [--json] [--quiet] [--verbose]
               [--max-body BYTES] [--read-timeout SECS] [--user NAME --password PASS]
-              [--allow CIDR]...
+              [--allow CIDR]... [--metrics]
 
   --port N      TCP port to listen on (default 5050)
   --bind ADDR   address to listen on (default: every interface, IPv4 and IPv6)
@@ -63,6 +67,7 @@ usage: listen [--port N] [--bind ADDR] [--json] [--quiet] [--verbose]
   --user NAME --password PASS
                 require HTTP Basic credentials (as set on the camera); else 401
   --allow CIDR  accept posts only from this network (repeatable); others: 403
+  --metrics     answer GET /metrics with the server's counters (Prometheus text)
   --json        standard output carries only JSON lines (events, alarm statuses,
                 unrecognized posts, new cameras), each with \"camera_ip\";
                 the banner goes to standard error
@@ -83,6 +88,7 @@ struct Options {
     user: Option<String>,
     password: Option<String>,
     allow: Vec<viewtron::Cidr>,
+    metrics: bool,
 }
 
 impl Default for Options {
@@ -98,6 +104,7 @@ impl Default for Options {
             user: None,
             password: None,
             allow: Vec::new(),
+            metrics: false,
         }
     }
 }
@@ -125,7 +132,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
             "--user" => options.user = Some(value()?),
             "--password" => options.password = Some(value()?),
             "--allow" => options.allow.push(parse_value(&flag, &value()?)?),
-            "--json" | "--quiet" | "-q" | "--verbose" | "-v" | "--help" | "-h"
+            "--json" | "--quiet" | "-q" | "--verbose" | "-v" | "--metrics" | "--help" | "-h"
                 if inline.is_some() =>
             {
                 return Err(format!("{flag} takes no value"));
@@ -133,6 +140,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
             "--json" => options.json = true,
             "--quiet" | "-q" => options.quiet = true,
             "--verbose" | "-v" => options.verbose = true,
+            "--metrics" => options.metrics = true,
             "--help" | "-h" => return Ok(None),
             _ if flag.starts_with('-') => return Err(format!("unknown flag `{flag}`")),
             _ => return Err(format!("unexpected argument `{arg}`")),
@@ -217,6 +225,9 @@ fn configure(options: &Options, out: &Arc<Output>) -> ServerBuilder {
     }
     if let (Some(user), Some(password)) = (&options.user, &options.password) {
         builder = builder.basic_auth(user.as_str(), password.as_str());
+    }
+    if options.metrics {
+        builder = builder.page("/metrics", |stats| Page::metrics(stats.prometheus()));
     }
     for network in &options.allow {
         builder = builder.allow(*network);

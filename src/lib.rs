@@ -88,8 +88,8 @@ pub use event::{
 pub use image::{Image, ImageError};
 pub use parse::{parse, ParseError};
 pub use server::{
-    BuildError, Camera, Cidr, CidrError, Events, Overflow, Server, ServerBuilder, ShutdownHandle,
-    Stats, UnparsedReason,
+    BuildError, Camera, Cidr, CidrError, Events, Overflow, Page, Server, ServerBuilder,
+    ShutdownHandle, Stats, UnparsedReason,
 };
 
 /// The README's examples, compiled and run as doctests so they cannot drift.

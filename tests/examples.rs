@@ -579,3 +579,44 @@ fn dump_prints_the_read_plate_not_the_overview_item() {
         check_lpr_json(lpr, &value);
     }
 }
+
+#[test]
+fn listen_metrics_counts_what_it_answered() {
+    let port = free_port();
+    let port_text = port.to_string();
+    let args = ["--port", &port_text, "--bind", "127.0.0.1", "--metrics"];
+    let mut listen = Guard::start("listen", &args);
+    let mut camera = listen.connect(loopback(port));
+    assert_success(&camera.post("/API", LPR_V1));
+    assert_success(&camera.post("/API", ""));
+    // Workers answer before they count what they parsed: ask until the
+    // counters show both posts (bounded).
+    let want = [
+        "viewtron_events_total{category=\"lpr\"} 1",
+        "viewtron_keepalives_total 1",
+        "viewtron_cameras 1",
+        "viewtron_camera_last_seen_seconds{ip=\"127.0.0.1\",name=\"North Gate\"}",
+    ];
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        camera.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        let metrics = camera.read_response();
+        assert_eq!(metrics.status, 200);
+        assert!(metrics
+            .header("Content-Type")
+            .is_some_and(|t| t.starts_with("text/plain; version=0.0.4")));
+        let text = metrics.text();
+        let missing: Vec<_> = want
+            .iter()
+            .filter(|w| !text.lines().any(|l| l.starts_with(*w)))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still missing {missing:?} in:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use super::callbacks::Callbacks;
 use super::guard::Cidr;
-use super::{Server, UnparsedReason};
+use super::pages::{Page, Pages};
+use super::{Server, Stats, UnparsedReason};
 use crate::{AlarmStatus, Event};
 
 /// What to do with an event when the [`events`](Server::events) channel is full.
@@ -81,6 +82,7 @@ pub(crate) struct Config {
     pub read_timeout: Duration,
     pub allow: Vec<Cidr>,
     pub credentials: Option<(String, String)>,
+    pub pages: Pages,
 }
 
 /// Configures and starts a [`Server`]. Every setter has a sensible default.
@@ -119,6 +121,7 @@ impl Default for ServerBuilder {
                 read_timeout: Duration::from_secs(150),
                 allow: Vec::new(),
                 credentials: None,
+                pages: Pages::default(),
             },
             callbacks: Callbacks::default(),
         }
@@ -297,6 +300,41 @@ impl ServerBuilder {
     /// ```
     pub fn basic_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
         self.config.credentials = Some((user.into(), password.into()));
+        self
+    }
+
+    /// Answers `GET path` (and `HEAD`) with the [`Page`] that `f` makes
+    /// from a fresh [`Stats`] snapshot, instead of the default text: a
+    /// health check, or Prometheus metrics with [`Stats::prometheus`].
+    /// `path` is matched exactly (query strings ignored); adding a path
+    /// again replaces its page. Pages sit behind [`allow`](Self::allow) like
+    /// posts; [`path`](Self::path) and credentials apply to posts only. A
+    /// panic in `f` is caught and answered `500`.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use viewtron::{Page, Server};
+    ///
+    /// let server = Server::builder()
+    ///     .bind("127.0.0.1".parse().unwrap())
+    ///     .port(0)
+    ///     .page("/metrics", |stats| Page::metrics(stats.prometheus()))
+    ///     .page("/healthz", |_| Page::text("ok"))
+    ///     .build()?;
+    /// let mut tcp = std::net::TcpStream::connect(server.local_addr())?;
+    /// tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+    /// let mut answer = String::new();
+    /// tcp.read_to_string(&mut answer)?;
+    /// assert!(answer.starts_with("HTTP/1.1 200"));
+    /// assert!(answer.contains("viewtron_requests_total 1"));
+    /// # server.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn page<F>(mut self, path: impl Into<String>, f: F) -> Self
+    where
+        F: Fn(&Stats) -> Page + Send + Sync + 'static,
+    {
+        self.config.pages.add(path.into(), Arc::new(f));
         self
     }
 

@@ -9,6 +9,7 @@ mod callbacks;
 mod config;
 mod guard;
 mod net;
+mod pages;
 mod stats;
 mod supervisor;
 mod worker;
@@ -24,6 +25,7 @@ use crossbeam_channel::Receiver;
 
 pub use config::{BuildError, Overflow, ServerBuilder};
 pub use guard::{Cidr, CidrError};
+pub use pages::Page;
 pub use stats::{Camera, Stats};
 
 use crate::body::Pool;

@@ -14,6 +14,7 @@ use tiny_http::{Header, Method, Request, Response, StatusCode};
 use super::callbacks::{guarded, Callbacks};
 use super::config::Config;
 use super::guard::{self, Credentials, Framing, LogLimiter};
+use super::pages::Page;
 use super::stats::{bump, Counters};
 use super::supervisor::{retire_after, Current, Generation, Idle, Notice, PROBE_PATH};
 use super::{Overflow, UnparsedReason};
@@ -356,8 +357,17 @@ impl Worker {
         match request.method() {
             Method::Post => {}
             Method::Get | Method::Head => {
-                let response = Response::from_string(GET_TEXT)
-                    .with_header(header("Content-Type", "text/plain; charset=utf-8"));
+                let page = shared
+                    .config
+                    .pages
+                    .answer(path, || shared.counters.snapshot());
+                let page = page.unwrap_or_else(|| Page::text(GET_TEXT));
+                let response = Response::from_string(page.body())
+                    .with_status_code(StatusCode(page.status()))
+                    .with_header(
+                        Header::from_bytes("Content-Type", page.content_type())
+                            .unwrap_or_else(|()| header("Content-Type", "text/plain")),
+                    );
                 return self.respond(request, response);
             }
             _ => return self.refuse(request, Refusal::MethodNotAllowed, ip),
