@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Regenerate the golden capture: what the vendor's Python bridge publishes
+# (MQTT and webhooks) for this repository's fixtures.
+#
+#   bash bridge/compat/capture.sh VENDOR [OUT]
+#
+# VENDOR   a checkout of the vendor's Home Assistant bridge
+#          (mikehaldas/viewtron-home-assistant), or its viewtron_bridge.py.
+#          It is not part of this repository and is never copied into it.
+# OUT      where to write [bridge/tests/golden/vendor-capture.json]
+#
+# Environment (defaults in brackets):
+#   VENV        the Python venv to run it in; created when missing, with the
+#               bridge's dependencies at the versions below
+#               [${XDG_CACHE_HOME:-~/.cache}/viewtron-compat/venv]
+#   PYTHON      the interpreter that creates the venv [python3.12, or
+#               ~/.pyenv/versions/3.12.*/bin/python]
+#   CAPTURE_TZ  the time zone the bridge runs in [IST-5:30: a POSIX zone
+#               that needs no tz database and is not UTC, so a bridge that
+#               ignores TZ shows up in the diff]
+#   CAMERA_IP   the loopback address the posts come from [127.0.0.7]
+#
+# Needs mosquitto and mosquitto_sub/mosquitto_pub (Debian: mosquitto,
+# mosquitto-clients). The vendor's bridge listens on all interfaces (it has
+# no setting for that) for the minute the capture runs.
+set -euo pipefail
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+case ${1:-} in -h | --help) usage; exit 0 ;; "") usage >&2; exit 2 ;; esac
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+vendor=$1
+out=${2:-$root/bridge/tests/golden/vendor-capture.json}
+if [ -d "$vendor" ]; then
+    script=$(find "$vendor" -name viewtron_bridge.py -not -path '*/venv/*' | head -n 1)
+else
+    script=$vendor
+fi
+[ -n "$script" ] && [ -f "$script" ] || { echo "capture.sh: no viewtron_bridge.py in $vendor" >&2; exit 2; }
+for tool in mosquitto mosquitto_sub mosquitto_pub; do
+    command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] ||
+        { echo "capture.sh: $tool is missing (apt-get install mosquitto mosquitto-clients)" >&2; exit 2; }
+done
+export PATH=$PATH:/usr/sbin
+
+# Where the vendor's bridge came from, recorded in the capture.
+source_desc=$script
+vendor_git=$(cd "$(dirname "$script")" && git rev-parse --show-toplevel 2>/dev/null || true)
+if [ -n "$vendor_git" ]; then
+    source_desc="$(basename "$vendor_git")@$(git -C "$vendor_git" rev-parse HEAD)"
+elif [ -f "$vendor/.source" ]; then
+    source_desc=$(cat "$vendor/.source")
+fi
+
+venv=${VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/viewtron-compat/venv}
+if [ ! -x "$venv/bin/python" ]; then
+    python=${PYTHON:-$(command -v python3.12 || ls -d "$HOME"/.pyenv/versions/3.12.*/bin/python 2>/dev/null | tail -n 1)}
+    [ -n "$python" ] || { echo "capture.sh: no Python 3.12 found; set PYTHON" >&2; exit 2; }
+    echo "capture.sh: creating $venv with $python" >&2
+    "$python" -m venv "$venv"
+    # The versions the stored capture was made with (the vendor's Dockerfile
+    # asks for viewtron>=1.3.0, paho-mqtt, requests, pyyaml, unpinned).
+    "$venv/bin/pip" install --quiet viewtron==1.4.1 paho-mqtt==2.2.0 PyYAML==6.0.4 requests==2.34.2
+fi
+
+mkdir -p "$(dirname "$out")"
+TZ=${CAPTURE_TZ:-IST-5:30} "$venv/bin/python" "$here/capture.py" \
+    --script "$script" --fixtures "$root/tests/fixtures" --out "$out" \
+    --camera-ip "${CAMERA_IP:-127.0.0.7}" --source "$source_desc"
