@@ -6,8 +6,9 @@ starts a private mosquitto on a free loopback port, a subscriber
 (`mosquitto_sub`, MQTT 5 with retain-as-published so the retain flag the
 bridge set is visible on live messages) and a webhook receiver, then the
 vendor's bridge from a scratch copy (it only reads `config.yaml` next to its
-own script). Every fixture is posted from one loopback "camera" address,
-twice (the second round shows what is published only once).
+own script), through `run_vendor.py`, which keeps it on 127.0.0.1. Every
+fixture is posted from one loopback "camera" address, twice (the second round
+shows what is published only once).
 
 The result is data, not code: per post, the MQTT messages (topic, QoS, retain,
 JSON or bytes) and the webhook requests, in the order they arrived. Values
@@ -38,8 +39,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{6})?$")
 IMAGE_NAME_RE = re.compile(r"^(\d{8}_\d{6})_(.+)_(overview|target)\.jpg$")
-QUIET_SECONDS = 0.6  # a post's messages are complete after this much silence
-POST_DEADLINE = 15.0  # ... or after this long, whatever happens
+POST_DEADLINE = 30.0  # for a post's sentinel to come through
+SENTINEL_NAME = "Capture Sentinel"
+
+
+def sentinel(seq):
+    """A minimal video-metadata post of our own, sent after each fixture.
+
+    The vendor's bridge publishes through one MQTT connection, in order, so
+    once the sentinel's state message (on its own topic, not retained, no
+    discovery) has arrived, everything the fixture caused has arrived too:
+    no guessing from silence. `currentTime` carries the sequence number."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<config version="1.7" xmlns="http://www.ipc.com/ver10">'
+        '<smartType type="openAlramObj">VSD</smartType>'
+        f'<currentTime type="tint64">{seq}</currentTime>'
+        f'<deviceName type="string"><![CDATA[{SENTINEL_NAME}]]></deviceName>'
+        "</config>\n"
+    ).encode()
 
 
 def free_port():
@@ -211,7 +229,7 @@ def main():
     ap.add_argument("--script", required=True, help="the vendor's viewtron_bridge.py")
     ap.add_argument("--fixtures", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--camera-ip", default="127.0.0.7")
+    ap.add_argument("--camera-ip", default="127.0.0.1")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--source", default="", help="where the vendor's bridge came from (recorded)")
     args = ap.parse_args()
@@ -280,7 +298,8 @@ def main():
             f.write(config_text)
         env = dict(os.environ, PYTHONUNBUFFERED="1", TZ=tz)
         log = open(os.path.join(work, "bridge.log"), "w")
-        bridge = subprocess.Popen([sys.executable, os.path.join(bridge_dir, "viewtron_bridge.py")],
+        wrapper = os.path.join(os.path.dirname(os.path.abspath(__file__)), "run_vendor.py")
+        bridge = subprocess.Popen([sys.executable, wrapper, os.path.join(bridge_dir, "viewtron_bridge.py")],
                                   cwd=bridge_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         children.append(bridge)
         out = Lines(bridge.stdout, keep=log)
@@ -294,6 +313,8 @@ def main():
 
         # -- the posts
         posts = []
+        seq = 0
+        sentinel_topic = f"viewtron/capture_sentinel_{args.camera_ip.replace('.', '_')}/metadata"
         seen_msgs = len(messages.snapshot())
         seen_hooks = 0
         for rnd in range(1, args.rounds + 1):
@@ -302,23 +323,34 @@ def main():
                     body = f.read()
                 sent_at = time.time()
                 post(bridge_port, args.camera_ip, body)
-                done = time.monotonic()
-                end = done + POST_DEADLINE
-                while time.monotonic() < end:
-                    snap = messages.snapshot()
-                    last = snap[-1][0] if len(snap) > seen_msgs else done
-                    if time.monotonic() - max(last, done) >= QUIET_SECONDS:
-                        break
-                    time.sleep(0.05)
-                snap = messages.snapshot()
+                seq += 1
+                post(bridge_port, args.camera_ip, sentinel(seq))
+                stamp = datetime.datetime.fromtimestamp(seq).strftime("%Y-%m-%d %H:%M:%S")
+
+                def is_mine(line):
+                    fields = line.split(" ", 3)
+                    if fields[2] != sentinel_topic or len(fields) < 4:
+                        return False
+                    return json.loads(bytes.fromhex(fields[3]))["timestamp"] == stamp
+
+                end = time.monotonic() + POST_DEADLINE
+                while not any(is_mine(l) for _, l in messages.snapshot()[seen_msgs:]):
+                    if time.monotonic() > end:
+                        sys.exit(f"capture: the sentinel after {name} never came through")
+                    time.sleep(0.02)
+                snap = [l for _, l in messages.snapshot()]
+                upto = next(i for i in range(seen_msgs, len(snap)) if is_mine(snap[i])) + 1
+                window = [l for l in snap[seen_msgs:upto] if l.split(" ", 3)[2] != sentinel_topic]
                 hook_snap = hooks.snapshot()
+                own_hooks = [h for h in hook_snap[seen_hooks:]
+                             if json.loads(h[3]).get("camera_name") != SENTINEL_NAME]
                 entry = {
                     "fixture": name,
                     "round": rnd,
-                    "mqtt": [decode_message(l, sent_at, bridge_dir) for _, l in snap[seen_msgs:]],
-                    "webhooks": [decode_webhook(p, ct, b, sent_at, bridge_dir) for _, p, ct, b in hook_snap[seen_hooks:]],
+                    "mqtt": [decode_message(l, sent_at, bridge_dir) for l in window],
+                    "webhooks": [decode_webhook(p, ct, b, sent_at, bridge_dir) for _, p, ct, b in own_hooks],
                 }
-                seen_msgs, seen_hooks = len(snap), len(hook_snap)
+                seen_msgs, seen_hooks = upto, len(hook_snap)
                 posts.append(entry)
                 print(f"capture: round {rnd} {name}: {len(entry['mqtt'])} messages, {len(entry['webhooks'])} webhooks",
                       file=sys.stderr)
@@ -329,8 +361,6 @@ def main():
              "-W", "2", "-F", "%t"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.decode()
         retained_topics = sorted(t for t in retained.splitlines() if t and not t.startswith("capture/"))
 
-        images = sorted(os.listdir(os.path.join(bridge_dir, "images"))) if os.path.isdir(
-            os.path.join(bridge_dir, "images")) else []
         versions = subprocess.run([sys.executable, "-m", "pip", "list", "--format", "json"],
                                   stdout=subprocess.PIPE).stdout
         wanted = {"viewtron", "paho-mqtt", "PyYAML", "requests", "xmltodict"}
@@ -351,14 +381,13 @@ def main():
             "rounds": args.rounds,
             "posts": posts,
             "retained_at_end": retained_topics,
-            "saved_image_files": len(images),
         }
         with open(args.out, "w") as f:
             json.dump(golden, f, indent=1, ensure_ascii=False)
             f.write("\n")
         total = sum(len(p["mqtt"]) for p in posts)
-        print(f"capture: {len(posts)} posts, {total} messages, {len(retained_topics)} retained topics, "
-              f"{len(images)} image files -> {args.out}", file=sys.stderr)
+        print(f"capture: {len(posts)} posts, {total} messages, {len(retained_topics)} retained topics "
+              f"-> {args.out}", file=sys.stderr)
     finally:
         stop_all()
         shutil.rmtree(work, ignore_errors=True)

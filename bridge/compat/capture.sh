@@ -18,11 +18,12 @@
 #   CAPTURE_TZ  the time zone the bridge runs in [IST-5:30: a POSIX zone
 #               that needs no tz database and is not UTC, so a bridge that
 #               ignores TZ shows up in the diff]
-#   CAMERA_IP   the loopback address the posts come from [127.0.0.7]
+#   CAMERA_IP   the loopback address the posts come from [127.0.0.1, where
+#               the compatibility test posts from]
 #
 # Needs mosquitto and mosquitto_sub/mosquitto_pub (Debian: mosquitto,
-# mosquitto-clients). The vendor's bridge listens on all interfaces (it has
-# no setting for that) for the minute the capture runs.
+# mosquitto-clients). The vendor's bridge runs unchanged, through
+# run_vendor.py, which narrows its listening address to 127.0.0.1.
 set -euo pipefail
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
@@ -67,4 +68,4 @@ fi
 mkdir -p "$(dirname "$out")"
 TZ=${CAPTURE_TZ:-IST-5:30} "$venv/bin/python" "$here/capture.py" \
     --script "$script" --fixtures "$root/tests/fixtures" --out "$out" \
-    --camera-ip "${CAMERA_IP:-127.0.0.7}" --source "$source_desc"
+    --camera-ip "${CAMERA_IP:-127.0.0.1}" --source "$source_desc"
