@@ -58,7 +58,7 @@ use viewtron::{
 const USAGE: &str = "\
 usage: listen [--port N] [--bind ADDR] [--json] [--quiet] [--verbose]
               [--max-body BYTES] [--read-timeout SECS] [--user NAME --password PASS]
-              [--allow CIDR]... [--metrics]
+              [--allow CIDR]... [--trusted-proxy CIDR]... [--metrics]
 
   --port N      TCP port to listen on (default 5050)
   --bind ADDR   address to listen on (default: every interface, IPv4 and IPv6)
@@ -67,6 +67,9 @@ usage: listen [--port N] [--bind ADDR] [--json] [--quiet] [--verbose]
   --user NAME --password PASS
                 require HTTP Basic credentials (as set on the camera); else 401
   --allow CIDR  accept posts only from this network (repeatable); others: 403
+  --trusted-proxy CIDR
+                believe X-Forwarded-For from this proxy's network (repeatable):
+                behind it, each camera is known by its own address
   --metrics     answer GET /metrics with the server's counters (Prometheus text)
   --json        standard output carries only JSON lines (events, alarm statuses,
                 unrecognized posts, new cameras), each with \"camera_ip\";
@@ -88,6 +91,7 @@ struct Options {
     user: Option<String>,
     password: Option<String>,
     allow: Vec<viewtron::Cidr>,
+    trusted_proxies: Vec<viewtron::Cidr>,
     metrics: bool,
 }
 
@@ -104,6 +108,7 @@ impl Default for Options {
             user: None,
             password: None,
             allow: Vec::new(),
+            trusted_proxies: Vec::new(),
             metrics: false,
         }
     }
@@ -132,6 +137,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
             "--user" => options.user = Some(value()?),
             "--password" => options.password = Some(value()?),
             "--allow" => options.allow.push(parse_value(&flag, &value()?)?),
+            "--trusted-proxy" => options.trusted_proxies.push(parse_value(&flag, &value()?)?),
             "--json" | "--quiet" | "-q" | "--verbose" | "-v" | "--metrics" | "--help" | "-h"
                 if inline.is_some() =>
             {
@@ -232,6 +238,7 @@ fn configure(options: &Options, out: &Arc<Output>) -> ServerBuilder {
     for network in &options.allow {
         builder = builder.allow(*network);
     }
+    builder = builder.trusted_proxies(options.trusted_proxies.iter().copied());
     let (on_event, on_connect, on_alarm, on_unparsed) =
         (out.clone(), out.clone(), out.clone(), out.clone());
     builder

@@ -81,6 +81,7 @@ pub(crate) struct Config {
     pub channel: Option<bool>,
     pub read_timeout: Duration,
     pub allow: Vec<Cidr>,
+    pub trusted_proxies: Vec<Cidr>,
     pub credentials: Option<(String, String)>,
     pub pages: Pages,
 }
@@ -120,6 +121,7 @@ impl Default for ServerBuilder {
                 channel: None,
                 read_timeout: Duration::from_secs(150),
                 allow: Vec::new(),
+                trusted_proxies: Vec::new(),
                 credentials: None,
                 pages: Pages::default(),
             },
@@ -272,7 +274,8 @@ impl ServerBuilder {
 
     /// Accepts posts only from this network (repeatable; default: anyone).
     /// Others are answered `403` before their body is read and nothing is
-    /// delivered.
+    /// delivered. Behind a [trusted proxy](Self::trusted_proxies) the
+    /// camera's address is checked, not the proxy's.
     ///
     /// ```
     /// let server = viewtron::Server::builder()
@@ -285,6 +288,32 @@ impl ServerBuilder {
     /// ```
     pub fn allow(mut self, network: Cidr) -> Self {
         self.config.allow.push(network);
+        self
+    }
+
+    /// Believes `X-Forwarded-For` from these peers (default: from nobody).
+    ///
+    /// Behind a reverse proxy every connection comes from the proxy. A
+    /// request whose TCP peer is inside one of these networks takes the
+    /// camera's address from `X-Forwarded-For` instead: the right-most
+    /// address in it that is not itself trusted (entries further left may be
+    /// forged by the client). From any other peer the header is ignored, so
+    /// nobody else can pick an address. The camera's address is what the
+    /// server reports and checks everywhere: the `IpAddr` given to callbacks,
+    /// [`on_connect`](Self::on_connect), [`allow`](Self::allow),
+    /// [`Stats::cameras`](super::Stats) and the log.
+    /// Repeatable; each call adds networks.
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder()
+    ///     .port(0)
+    ///     .trusted_proxies(["127.0.0.1".parse()?, "::1".parse()?])
+    ///     .build()?;
+    /// # server.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn trusted_proxies(mut self, networks: impl IntoIterator<Item = Cidr>) -> Self {
+        self.config.trusted_proxies.extend(networks);
         self
     }
 

@@ -7,6 +7,7 @@
 
 mod callbacks;
 mod config;
+mod forwarded;
 mod guard;
 mod net;
 mod pages;

@@ -22,7 +22,9 @@ use crate::Category;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Camera {
-    /// The TCP peer address (IPv4-mapped IPv6 shown as IPv4).
+    /// The camera's address: the TCP peer, or the address a
+    /// [trusted proxy](super::ServerBuilder::trusted_proxies) names in
+    /// `X-Forwarded-For` (IPv4-mapped IPv6 shown as IPv4).
     pub ip: IpAddr,
     /// First post of any kind.
     pub first_seen: SystemTime,

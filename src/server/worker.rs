@@ -13,6 +13,7 @@ use tiny_http::{Header, Method, Request, Response, StatusCode};
 
 use super::callbacks::{guarded, Callbacks};
 use super::config::Config;
+use super::forwarded;
 use super::guard::{self, Credentials, Framing, LogLimiter};
 use super::pages::Page;
 use super::stats::{bump, Counters};
@@ -334,13 +335,19 @@ impl Worker {
 
     fn handle(&self, mut request: Request) {
         let shared = &*self.shared;
-        let ip = request
+        let peer = request
             .remote_addr()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip().to_canonical());
         let path = target_path(request.url());
-        if *request.method() == Method::Get && path == PROBE_PATH && ip.is_loopback() {
+        if *request.method() == Method::Get && path == PROBE_PATH && peer.is_loopback() {
             return self.respond(request, Response::from_string("ok"));
         }
+        let forwarded_for = request
+            .headers()
+            .iter()
+            .filter(|h| h.field.equiv(forwarded::HEADER))
+            .map(|h| h.value.as_str());
+        let ip = forwarded::camera_ip(peer, forwarded_for, &shared.config.trusted_proxies);
         bump(&shared.counters.requests);
         let allow = &shared.config.allow;
         if !allow.is_empty() && !allow.iter().any(|net| net.contains(ip)) {

@@ -80,6 +80,18 @@ impl Camera {
         }
     }
 
+    /// A connection from `source` (any 127.0.0.0/8 address works on Linux
+    /// loopback without configuration), so a test can play several hosts.
+    pub fn connect_from(addr: SocketAddr, source: std::net::IpAddr) -> Camera {
+        let stream = connect_from(addr, source);
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(TIMEOUT)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Camera {
+            reader: BufReader::new(stream),
+        }
+    }
+
     pub fn write(&mut self, bytes: &[u8]) {
         self.reader.get_mut().write_all(bytes).expect("write");
     }
@@ -105,6 +117,18 @@ impl Camera {
         let mut buf = [0u8; 1];
         matches!(self.reader.read(&mut buf), Ok(0))
     }
+}
+
+/// A TCP connection to `addr` whose local address is `source` (port 0).
+pub fn connect_from(addr: SocketAddr, source: std::net::IpAddr) -> TcpStream {
+    use socket2::{Domain, Socket, Type};
+    let addr = loopback(addr);
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).expect("socket");
+    socket
+        .bind(&SocketAddr::new(source, 0).into())
+        .unwrap_or_else(|e| panic!("bind {source}: {e}"));
+    socket.connect(&addr.into()).expect("connect");
+    socket.into()
 }
 
 pub fn loopback(addr: SocketAddr) -> SocketAddr {
