@@ -239,7 +239,8 @@ class Checks:
         self.a = int(args["a_port"])
         self.b = int(args["b_port"])
         self.perip = int(args["perip"])
-        self.b_total = int(args["b_total"])
+        self.b_rate = int(args["b_rate"])
+        self.b_burst = int(args["b_burst"])
         self.b_timeout = float(args["b_timeout"])
         self.log = args["recorder_log"]
         self.listen = int(args["listen_port"])
@@ -545,28 +546,39 @@ class Checks:
                 f"{lead * 1000:.1f} ms after the client's last byte, whole ({record['body_len']} bytes)")
 
     # (B4)
-    def total_cap(self):
-        held = []
-        try:
-            for i in range(self.b_total):
-                held.append(self.hold(self.b, test_id=f"total-{i}"))
-            extra = Conn(self.b)
+    def queued_burst(self):
+        """1 + burst + 1 requests at once: one passes, `burst` wait their
+        turn at the zone's rate and are answered 200, the last gets 429."""
+        n = 1 + self.b_burst + 1
+        conns = [Conn(self.b) for _ in range(n)]
+        start = time.monotonic()
+        results = [None] * n
+
+        def post(i):
             try:
-                extra.send(request(self.camera, extra=["X-Test-Id: total-extra"]))
-                refused, _, page = extra.response()
-            finally:
-                extra.close()
-            for conn in held:
-                good, status = self.finish(conn)
-                if not good:
-                    return False, f"a held post answered {status} when completed"
-        finally:
-            for conn in held:
-                conn.close()
-        ok = (refused in (429, 503) and NGINX_PAGE in page
-              and recorded(self.log, "total-extra") is None)
-        return ok, (f"{self.b_total} requests in flight (total cap {self.b_total}, per-IP cap "
-                    f"{self.perip}): the next got {refused}; the held ones completed 200")
+                conns[i].send(request(self.camera, extra=[f"X-Test-Id: burst-{i}"]))
+                status, _, body = conns[i].response()
+                results[i] = (status, time.monotonic() - start, NGINX_PAGE in body)
+            except (Closed, OSError) as e:
+                results[i] = (f"{type(e).__name__}", None, False)
+
+        threads = [threading.Thread(target=post, args=(i,), daemon=True) for i in range(n)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(TIMEOUT)
+        for conn in conns:
+            conn.close()
+        ok = sorted(t for status, t, _ in results if status == 200)
+        refused = [r for r in results if r[0] == 429]
+        reached = sum(recorded(self.log, f"burst-{i}") is not None for i in range(n))
+        spacing = 1.0 / self.b_rate
+        good = (len(ok) == n - 1 and len(refused) == 1 and refused[0][2] and reached == n - 1
+                and ok[-1] >= (n - 2) * spacing * 0.8)
+        return good, (f"{n} requests at once (rate {self.b_rate}r/s, burst {self.b_burst}): "
+                      f"{len(ok)} answered 200, the last of them after {ok[-1] if ok else 0:.2f} s "
+                      f"(queued, not refused); {len(refused)} got 429 from nginx; "
+                      f"{reached} reached the upstream")
 
     # (B5)
     def upstream_keepalive(self):
@@ -708,11 +720,12 @@ def checks(args):
     c.run("6 garbage and HTTP/2", c.garbage)
     c.run("C1 camera address through nginx", c.camera_address)
     c.run("C2 forged X-Forwarded-For, not through nginx", c.forged_direct)
-    print(f"-- instance B (total cap {c.b_total}, timeouts {c.b_timeout:g} s) -> recorder", flush=True)
+    print(f"-- instance B (rate {c.b_rate}r/s, burst {c.b_burst}, timeouts {c.b_timeout:g} s)"
+          " -> recorder", flush=True)
     c.run("B1 real client IP", c.client_ip)
     c.run("B2 bodies re-framed", c.reframed)
     c.run("B3 slow body buffered", c.slow_body)
-    c.run("B4 total connection cap", c.total_cap)
+    c.run("B4 bursts queued", c.queued_burst)
     c.run("B5 upstream keepalive", c.upstream_keepalive)
     c.run("B6 timeouts", c.timeouts)
     with open(args["ok_file"], "w") as f:
