@@ -365,9 +365,8 @@ fn event_line(event: &Event, ip: IpAddr) -> String {
             field(event.plate_group())
         ),
         Category::Face => write!(line, "  faces={}", event.faces().len()),
-        Category::Intrusion | Category::Counting | Category::Metadata | Category::Traject => {
-            write!(line, "  targets={}", event.targets().len())
-        }
+        // Intrusion, counting, metadata, tracking, and categories added later.
+        _ => write!(line, "  targets={}", event.targets().len()),
     };
     line
 }

@@ -33,13 +33,15 @@ fn handle_face(event: &Event, ip: IpAddr) {
 }
 
 fn handle_event(event: Event, ip: IpAddr) {
-    // `Category` is a closed enum: the compiler checks this list, where the
-    // Python version looks handlers up in a dict by string.
+    // `Category` is an enum: the compiler checks these names, where the
+    // Python version looks handlers up in a dict by string. It is
+    // `#[non_exhaustive]` (a later release may add categories), so the last
+    // arm takes the rest.
     match event.category() {
         Category::Lpr => handle_lpr(&event, ip),
         Category::Intrusion => handle_intrusion(&event, ip),
         Category::Face => handle_face(&event, ip),
-        Category::Counting | Category::Metadata | Category::Traject => {}
+        _ => {} // counting, metadata, tracking, and any category added later
     }
 }
 

@@ -196,7 +196,7 @@ impl Serialize for TargetJson<'_> {
         map.serialize_entry("id", &t.id)?;
         map.serialize_entry("type", &t.kind.as_ref().map(|k| k.as_str()))?;
         map.serialize_entry("event_id", &t.event_id)?;
-        map.serialize_entry("status", &t.status)?;
+        map.serialize_entry("status", &t.status.as_ref().map(|s| s.as_str()))?;
         map.serialize_entry("rect", &t.rect.map(RectJson))?;
         map.serialize_entry("region", &t.region.as_ref().map(RegionJson))?;
         map.serialize_entry("point", &t.point.map(PointJson))?;

@@ -77,19 +77,21 @@ mod event;
 mod image;
 #[cfg(feature = "serde")]
 mod json;
+pub mod limits;
 mod parse;
 mod server;
 
 pub use body::Body;
 pub use event::{
     Alarm, AlarmStatus, Category, Device, Direction, Event, Face, Format, Keepalive, Plate, Point,
-    Post, Rect, Region, Target, TargetType, Unrecognized, UnrecognizedReason, Vehicle,
+    Post, Rect, Region, Target, TargetStatus, TargetType, Unrecognized, UnrecognizedReason,
+    Vehicle,
 };
 pub use image::{Image, ImageError};
 pub use parse::{parse, ParseError};
 pub use server::{
-    BuildError, Camera, Cidr, CidrError, Events, Overflow, Page, Server, ServerBuilder,
-    ShutdownHandle, Stats, UnparsedReason,
+    BuildError, Camera, Cidr, CidrError, Events, Overflow, Page, RecvTimeoutError, Server,
+    ServerBuilder, ShutdownHandle, Stats, TryRecvError, UnparsedReason,
 };
 
 /// The README's examples, compiled and run as doctests so they cannot drift.

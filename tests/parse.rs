@@ -425,7 +425,7 @@ fn accessors_agree_with_the_lists() {
     let Post::Unrecognized(u) = post(name) else {
         panic!()
     };
-    assert!(u.body.as_bytes() == fixture(name), "body kept");
+    assert!(u.body().as_bytes() == fixture(name), "body kept");
 }
 
 // ---------------------------------------------------------------------------

@@ -43,10 +43,11 @@ pub fn touch(post: &Post, input: &[u8]) {
             black_box((status.format.as_str(), status.time_us, &status.time_text));
         }
         Post::Unrecognized(u) => {
-            assert_eq!(u.body.as_bytes(), input);
+            assert_eq!(u.body().as_bytes(), input);
             black_box((u.reason.as_str(), u.reason.to_string()));
             black_box((&u.smart_type, u.description));
         }
+        other => black_box(format!("{other:?}")).clear(),
     }
 }
 
@@ -99,7 +100,10 @@ fn touch_event(event: &Event, input: &[u8]) {
 }
 
 fn touch_target(target: &Target) {
-    black_box((target.id, target.event_id, &target.status));
+    black_box((target.id, target.event_id));
+    if let Some(status) = &target.status {
+        black_box((status.as_str(), status.to_string()));
+    }
     black_box(target.kind.as_ref().map(|k| (k.as_str(), k.to_string())));
     black_box(target.rect.map(|r| (r.width(), r.height())));
     match &target.region {
@@ -111,6 +115,7 @@ fn touch_target(target: &Target) {
         Some(Region::Line { start, end }) => {
             black_box((start.scale(u32::MAX, u32::MAX), end.scale(0, 0)));
         }
+        Some(other) => black_box(format!("{other:?}")).clear(),
         None => {}
     }
     black_box(target.point.map(|p| p.scale(u32::MAX, 1)));

@@ -7,7 +7,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub use parts::{Device, Direction, Face, Plate, Point, Rect, Region, Target, TargetType, Vehicle};
+pub use parts::{
+    Device, Direction, Face, Plate, Point, Rect, Region, Target, TargetStatus, TargetType, Vehicle,
+};
 pub use post::{Alarm, AlarmStatus, Keepalive, Post, Unrecognized, UnrecognizedReason};
 
 use crate::{Body, Image, ImageError};
@@ -20,7 +22,11 @@ use crate::{Body, Image, ImageError};
 /// assert_eq!(Category::Lpr.to_string(), "lpr");
 /// assert_eq!(Category::Traject.as_str(), "traject");
 /// ```
+///
+/// New categories may be added in minor releases (the protocol already names
+/// codes without one), so a `match` needs a `_` arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Category {
     /// Licence plate recognition (`VEHICE`, `VEHICLE`, `vehicle`).
     Lpr,
@@ -37,12 +43,19 @@ pub enum Category {
 }
 
 impl Category {
-    /// Every category, in declaration order.
+    /// Every category, in declaration order (which is also their `Ord` order).
+    ///
+    /// A slice, not an array: its length grows when a category is added.
     ///
     /// ```
-    /// assert_eq!(viewtron::Category::ALL.len(), 6);
+    /// use viewtron::Category;
+    ///
+    /// let names: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
+    /// assert_eq!(names[..2], ["lpr", "face"]);
+    /// assert!(Category::ALL.contains(&Category::Traject));
+    /// assert!(Category::ALL.windows(2).all(|w| w[0] < w[1]));
     /// ```
-    pub const ALL: [Category; 6] = [
+    pub const ALL: &'static [Category] = &[
         Category::Lpr,
         Category::Face,
         Category::Intrusion,
@@ -50,6 +63,28 @@ impl Category {
         Category::Metadata,
         Category::Traject,
     ];
+
+    /// How many categories there are: the length of per-category tables.
+    pub(crate) const COUNT: usize = Category::ALL.len();
+
+    /// This category's position in [`ALL`](Category::ALL), for indexing
+    /// per-category tables of [`COUNT`](Category::COUNT) entries.
+    ///
+    /// The match is exhaustive, so a new variant does not compile until it
+    /// is given an index; the assertion after this `impl` fails the build
+    /// unless each entry of `ALL` sits at its own index. A new category can
+    /// therefore never be counted under another one's key (one missing from
+    /// `ALL` would index past a `COUNT`-sized table: a panic, not a misfile).
+    pub(crate) const fn index(self) -> usize {
+        match self {
+            Category::Lpr => 0,
+            Category::Face => 1,
+            Category::Intrusion => 2,
+            Category::Counting => 3,
+            Category::Metadata => 4,
+            Category::Traject => 5,
+        }
+    }
 
     /// The SDK's lowercase name: `lpr`, `face`, `intrusion`, `counting`, `metadata`, `traject`.
     ///
@@ -74,12 +109,28 @@ impl fmt::Display for Category {
     }
 }
 
+// `Category::index` and `Category::ALL` agree: every index is the position in
+// `ALL`, so `COUNT`-sized tables have exactly one slot per category.
+const _: () = {
+    let mut i = 0;
+    while i < Category::COUNT {
+        assert!(
+            Category::ALL[i].index() == i,
+            "Category::ALL out of step with Category::index"
+        );
+        i += 1;
+    }
+};
+
 /// The XML layout family of a post, from the major digit of `config/@version`.
 ///
 /// ```
 /// assert_eq!(viewtron::Format::V2.to_string(), "v2");
 /// ```
+///
+/// A future firmware family may add a variant, so a `match` needs a `_` arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Format {
     /// IP camera layout (config version `1.x`).
     V1,

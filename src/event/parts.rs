@@ -110,7 +110,11 @@ impl Rect {
 /// let line = Region::Line { start: Point { x: 0, y: 0 }, end: Point { x: 10, y: 10 } };
 /// assert!(matches!(line, Region::Line { .. }));
 /// ```
+///
+/// Other rule shapes may be added in minor releases, so a `match` needs a
+/// `_` arm.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Region {
     /// An area rule (v1 `boundary`, v2 `pointGroup`).
     Polygon(Vec<Point>),
@@ -188,6 +192,82 @@ impl fmt::Display for TargetType {
     }
 }
 
+/// Where a target is in its rule's life: the `status` of a rule item.
+///
+/// The protocol names four values; a camera sending anything else has it
+/// kept as [`Other`](TargetStatus::Other). Codes are matched exactly as the
+/// protocol spells them (after trimming), so [`as_str`](TargetStatus::as_str)
+/// always returns the text the camera sent.
+///
+/// ```
+/// use viewtron::{parse, Post, TargetStatus};
+///
+/// let xml = "<config version='1.7'><smartType>PEA</smartType><perimeter><perInfo>\
+///            <item><targetId>3</targetId><status>SMART_START</status></item>\
+///            </perInfo></perimeter></config>";
+/// let Ok(Post::Event(event)) = parse(xml) else { panic!() };
+/// let status = event.targets()[0].status.as_ref().unwrap();
+/// assert_eq!(*status, TargetStatus::Start);
+/// assert_eq!(status.as_str(), "SMART_START");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TargetStatus {
+    /// `SMART_START`: the target triggered the rule; its event begins.
+    Start,
+    /// `SMART_PROCEDURE`: the event is in progress.
+    Procedure,
+    /// `SMART_STOP`: the event has ended.
+    Stop,
+    /// `SMART_NONE`: the camera gives no state.
+    Unspecified,
+    /// Any other value, exactly as sent.
+    Other(String),
+}
+
+impl TargetStatus {
+    /// Interprets a `status` value.
+    ///
+    /// ```
+    /// use viewtron::TargetStatus;
+    ///
+    /// assert_eq!(TargetStatus::from_code(" SMART_STOP "), TargetStatus::Stop);
+    /// assert_eq!(TargetStatus::from_code("SMART_NONE"), TargetStatus::Unspecified);
+    /// assert_eq!(TargetStatus::from_code("smart_stop"), TargetStatus::Other("smart_stop".into()));
+    /// ```
+    pub fn from_code(code: &str) -> TargetStatus {
+        match code.trim() {
+            "SMART_START" => TargetStatus::Start,
+            "SMART_PROCEDURE" => TargetStatus::Procedure,
+            "SMART_STOP" => TargetStatus::Stop,
+            "SMART_NONE" => TargetStatus::Unspecified,
+            other => TargetStatus::Other(other.to_owned()),
+        }
+    }
+
+    /// The value as sent: `SMART_START`, `SMART_PROCEDURE`, `SMART_STOP`,
+    /// `SMART_NONE`, or the other text. The JSON output uses it.
+    ///
+    /// ```
+    /// assert_eq!(viewtron::TargetStatus::Procedure.as_str(), "SMART_PROCEDURE");
+    /// ```
+    pub fn as_str(&self) -> &str {
+        match self {
+            TargetStatus::Start => "SMART_START",
+            TargetStatus::Procedure => "SMART_PROCEDURE",
+            TargetStatus::Stop => "SMART_STOP",
+            TargetStatus::Unspecified => "SMART_NONE",
+            TargetStatus::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for TargetStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One detected or tracked object.
 ///
 /// Events carry every target, not only the first: the rule part of a post
@@ -218,8 +298,8 @@ pub struct Target {
     pub event_id: Option<u64>,
     /// Object kind.
     pub kind: Option<TargetType>,
-    /// `status` as sent: `SMART_START`, `SMART_PROCEDURE`, `SMART_STOP`, `SMART_NONE`.
-    pub status: Option<String>,
+    /// The rule state (`status`): start, procedure, stop or none.
+    pub status: Option<TargetStatus>,
     /// Bounding box.
     pub rect: Option<Rect>,
     /// The rule's zone or line.

@@ -16,8 +16,12 @@ use crate::Body;
 /// }
 /// # Ok::<(), viewtron::ParseError>(())
 /// ```
+///
+/// New kinds of post may be added in minor releases, so a `match` needs a
+/// `_` arm.
 #[derive(Debug, Clone)]
 #[allow(clippy::large_enum_variant)]
+#[non_exhaustive]
 pub enum Post {
     /// A detection: plate, faces, intrusion, counting, metadata or tracking.
     Event(Event),
@@ -84,10 +88,16 @@ pub struct Keepalive {
 /// One alarm in an [`AlarmStatus`] post.
 ///
 /// ```
-/// let alarm = viewtron::Alarm { name: "perimeterAlarm".into(), id: Some("1".into()), active: true };
-/// assert!(alarm.active);
+/// let xml = "<config version='1.7'><alarmStatusInfo>\
+///            <perimeterAlarm id='2'>false</perimeterAlarm></alarmStatusInfo></config>";
+/// let viewtron::Post::AlarmStatus(status) = viewtron::parse(xml)? else { panic!() };
+/// let alarm = &status.alarms[0];
+/// assert_eq!((alarm.name.as_str(), alarm.id.as_deref()), ("perimeterAlarm", Some("2")));
+/// assert!(!alarm.active);
+/// # Ok::<(), viewtron::ParseError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Alarm {
     /// The element name: `perimeterAlarm`, `vfdAlarm`, `chlOfflineAlarm`, …
     pub name: String,
@@ -172,12 +182,15 @@ impl fmt::Display for UnrecognizedReason {
 
 /// A post that parsed as XML but is not an event, keepalive or alarm status.
 ///
+/// Like an [`Event`], it shares the post body (see [`body`](Unrecognized::body)).
+///
 /// ```
 /// let xml = "<config version='1.7'><smartType>MOTION</smartType></config>";
 /// let viewtron::Post::Unrecognized(u) = viewtron::parse(xml)? else { panic!() };
 /// assert_eq!(u.reason, viewtron::UnrecognizedReason::UnknownSmartType);
 /// assert_eq!(u.smart_type.as_deref(), Some("MOTION"));
 /// assert_eq!(u.description, Some("Motion Detection"));
+/// assert_eq!(u.body().as_str(), Some(xml));
 /// # Ok::<(), viewtron::ParseError>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -189,6 +202,22 @@ pub struct Unrecognized {
     pub smart_type: Option<String>,
     /// The SDK's description of a known but unsupported `smartType`.
     pub description: Option<&'static str>,
-    /// The post body.
-    pub body: Body,
+    /// The post body, shared (read it with [`body`](Unrecognized::body)).
+    pub(crate) body: Body,
+}
+
+impl Unrecognized {
+    /// The whole post body (shared, not copied), as [`Event::body`] gives
+    /// an event's.
+    ///
+    /// ```
+    /// let xml = "<weather><rain/></weather>";
+    /// let viewtron::Post::Unrecognized(u) = viewtron::parse(xml)? else { panic!() };
+    /// assert_eq!(u.reason, viewtron::UnrecognizedReason::NotViewtron);
+    /// assert_eq!(u.body().as_bytes(), xml.as_bytes());
+    /// # Ok::<(), viewtron::ParseError>(())
+    /// ```
+    pub fn body(&self) -> &Body {
+        &self.body
+    }
 }

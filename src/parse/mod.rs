@@ -14,15 +14,12 @@ mod xml;
 use roxmltree::{Document, Node, ParsingOptions};
 
 use crate::event::{
-    AlarmStatus, Category, Device, Event, EventData, Format, Keepalive, Post, Target, Unrecognized,
+    AlarmStatus, Category, Device, Event, EventData, Format, Keepalive, Post, Unrecognized,
     UnrecognizedReason,
 };
+use crate::limits::MAX_XML_NODES;
 use crate::Body;
 use xml::{child, children, string_any, text, Ctx};
-
-/// Most elements a post may have. Real posts have a few hundred; the limit
-/// bounds the memory a hostile document can make the parser allocate.
-const NODES_LIMIT: u32 = 200_000;
 
 /// Why a body could not be read as XML at all.
 ///
@@ -121,7 +118,7 @@ pub fn parse(body: impl Into<Body>) -> Result<Post, ParseError> {
 fn options<'a>() -> ParsingOptions<'a> {
     ParsingOptions {
         allow_dtd: false,
-        nodes_limit: NODES_LIMIT,
+        nodes_limit: MAX_XML_NODES,
         ..ParsingOptions::default()
     }
 }
@@ -217,23 +214,25 @@ fn event(ctx: &Ctx, root: Node, format: Format, version: &str, v1_layout: bool) 
     };
     // v2 tables first for NVR posts; `VEHICLE` there is the NVR vehicle type
     // only when the NVR plate list is present.
-    let v2_kind = (format == Format::V2 && !v1_layout)
+    let v2_type = (format == Format::V2 && !v1_layout)
         .then(|| v2::lookup(smart_type))
         .flatten()
-        .filter(|k| *k != v2::Kind::Vehicle || child(root, "licensePlateListInfo").is_some());
-    if let Some(kind) = v2_kind {
-        let (category, description) = kind.describe();
+        .filter(|t| {
+            *t != v2::NvrSmartType::Vehicle || child(root, "licensePlateListInfo").is_some()
+        });
+    if let Some(smart) = v2_type {
+        let (category, description) = smart.describe();
         data.category = category;
         data.description = description;
-        v2::fill(ctx, &mut data, root, kind);
+        v2::fill(ctx, &mut data, root, smart);
         return Post::Event(Event::new(data));
     }
     match v1::lookup(smart_type) {
-        Some(kind) => {
-            let (category, description) = kind.describe();
+        Some(smart) => {
+            let (category, description) = smart.describe();
             data.category = category;
             data.description = description;
-            v1::fill(ctx, &mut data, root, kind);
+            v1::fill(ctx, &mut data, root, smart);
             Post::Event(Event::new(data))
         }
         None => {
@@ -340,25 +339,4 @@ fn unrecognized_post(
 
 fn unrecognized(ctx: &Ctx, reason: UnrecognizedReason, smart_type: Option<&str>) -> Post {
     Post::Unrecognized(unrecognized_post(ctx, reason, smart_type))
-}
-
-/// Joins rule items with image items by `targetId`: an image item whose id
-/// matches a rule item completes it; any other is a target of its own.
-pub(crate) fn join_targets(mut rules: Vec<Target>, list: Vec<Target>) -> Vec<Target> {
-    for item in list {
-        let slot = item.id.and_then(|id| {
-            rules
-                .iter_mut()
-                .find(|t| t.id == Some(id) && t.image.is_none() && t.kind.is_none())
-        });
-        match slot {
-            Some(t) => {
-                t.kind = item.kind;
-                t.image = item.image;
-                t.rect = t.rect.or(item.rect);
-            }
-            None => rules.push(item),
-        }
-    }
-    rules
 }

@@ -3,27 +3,26 @@
 
 use roxmltree::Node;
 
-use super::join_targets;
-use super::xml::{self, child, children, path, string, string_any, Ctx};
+use super::xml::{self, child, children, join_targets, path, string, string_any, Ctx};
 use crate::event::{
     Category, Direction, EventData, Face, Plate, Region, Target, TargetType, Vehicle,
 };
 
-/// One row of the v1 `smartType` table.
-pub(crate) struct Kind {
+/// One row of the IP camera `smartType` table: a code with an event class.
+pub(crate) struct IpcSmartType {
     code: &'static str,
     category: Category,
     description: &'static str,
 }
 
-impl Kind {
+impl IpcSmartType {
     pub(crate) fn describe(&self) -> (Category, &'static str) {
         (self.category, self.description)
     }
 }
 
-const fn kind(code: &'static str, category: Category, description: &'static str) -> Kind {
-    Kind {
+const fn row(code: &'static str, category: Category, description: &'static str) -> IpcSmartType {
+    IpcSmartType {
         code,
         category,
         description,
@@ -31,23 +30,23 @@ const fn kind(code: &'static str, category: Category, description: &'static str)
 }
 
 /// `smartType` codes with an event class (descriptions are the Python SDK's).
-static TABLE: [Kind; 12] = [
-    kind("VEHICE", Category::Lpr, "License Plate Detection"),
-    kind("VEHICLE", Category::Lpr, "License Plate Detection"),
-    kind("VFD", Category::Face, "Face Detection"),
-    kind("VFD_MATCH", Category::Face, "Face Match"),
-    kind("PEA", Category::Intrusion, "Line Crossing / Intrusion"),
-    kind("AOIENTRY", Category::Intrusion, "Intrusion Zone Entry"),
-    kind("AOILEAVE", Category::Intrusion, "Intrusion Zone Exit"),
-    kind("LOITER", Category::Intrusion, "Loitering Detection"),
-    kind("PVD", Category::Intrusion, "Illegal Parking"),
-    kind(
+static TABLE: [IpcSmartType; 12] = [
+    row("VEHICE", Category::Lpr, "License Plate Detection"),
+    row("VEHICLE", Category::Lpr, "License Plate Detection"),
+    row("VFD", Category::Face, "Face Detection"),
+    row("VFD_MATCH", Category::Face, "Face Match"),
+    row("PEA", Category::Intrusion, "Line Crossing / Intrusion"),
+    row("AOIENTRY", Category::Intrusion, "Intrusion Zone Entry"),
+    row("AOILEAVE", Category::Intrusion, "Intrusion Zone Exit"),
+    row("LOITER", Category::Intrusion, "Loitering Detection"),
+    row("PVD", Category::Intrusion, "Illegal Parking"),
+    row(
         "PASSLINECOUNT",
         Category::Counting,
         "Line Crossing Target Count",
     ),
-    kind("TRAFFIC", Category::Counting, "Intrusion Target Count"),
-    kind("VSD", Category::Metadata, "Video Metadata"),
+    row("TRAFFIC", Category::Counting, "Intrusion Target Count"),
+    row("VSD", Category::Metadata, "Video Metadata"),
 ];
 
 /// Codes the SDK knows by name but has no event class for.
@@ -64,7 +63,7 @@ static UNSUPPORTED: [(&str, &str); 9] = [
 ];
 
 /// Case-insensitive lookup of an IP camera `smartType`.
-pub(crate) fn lookup(smart_type: &str) -> Option<&'static Kind> {
+pub(crate) fn lookup(smart_type: &str) -> Option<&'static IpcSmartType> {
     TABLE
         .iter()
         .find(|k| k.code.eq_ignore_ascii_case(smart_type))
@@ -79,9 +78,9 @@ pub(crate) fn unsupported_description(smart_type: &str) -> Option<&'static str> 
 }
 
 /// Fills an event from a v1 body.
-pub(crate) fn fill(ctx: &Ctx, data: &mut EventData, root: Node, kind: &Kind) {
+pub(crate) fn fill(ctx: &Ctx, data: &mut EventData, root: Node, smart: &IpcSmartType) {
     data.source_image = source_image(ctx, root);
-    match kind.category {
+    match smart.category {
         Category::Lpr => lpr(ctx, data, root),
         Category::Face => faces(ctx, data, root),
         _ => rules(ctx, data, root),

@@ -3,13 +3,12 @@
 
 use roxmltree::Node;
 
-use super::join_targets;
-use super::xml::{self, child, children, path, string, Ctx};
+use super::xml::{self, child, children, join_targets, path, string, Ctx};
 use crate::event::{Category, EventData, Face, Plate, Region, Target, TargetType, Vehicle};
 
-/// The v2 `smartType`s.
+/// The NVR `smartType`s with an event class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub(crate) enum NvrSmartType {
     Vehicle,
     Face,
     RegionIntrusion,
@@ -19,46 +18,46 @@ pub(crate) enum Kind {
     Metadata,
 }
 
-static TABLE: [(&str, Kind); 7] = [
-    ("vehicle", Kind::Vehicle),
-    ("videoFaceDetect", Kind::Face),
-    ("regionIntrusion", Kind::RegionIntrusion),
-    ("lineCrossing", Kind::LineCrossing),
-    ("targetCountingByLine", Kind::CountingByLine),
-    ("targetCountingByArea", Kind::CountingByArea),
-    ("videoMetadata", Kind::Metadata),
+static TABLE: [(&str, NvrSmartType); 7] = [
+    ("vehicle", NvrSmartType::Vehicle),
+    ("videoFaceDetect", NvrSmartType::Face),
+    ("regionIntrusion", NvrSmartType::RegionIntrusion),
+    ("lineCrossing", NvrSmartType::LineCrossing),
+    ("targetCountingByLine", NvrSmartType::CountingByLine),
+    ("targetCountingByArea", NvrSmartType::CountingByArea),
+    ("videoMetadata", NvrSmartType::Metadata),
 ];
 
 /// Case-insensitive lookup of an NVR `smartType`.
-pub(crate) fn lookup(smart_type: &str) -> Option<Kind> {
+pub(crate) fn lookup(smart_type: &str) -> Option<NvrSmartType> {
     TABLE
         .iter()
         .find(|(code, _)| code.eq_ignore_ascii_case(smart_type))
         .map(|(_, k)| *k)
 }
 
-impl Kind {
+impl NvrSmartType {
     /// Category and the SDK's description.
     pub(crate) fn describe(self) -> (Category, &'static str) {
         match self {
-            Kind::Vehicle => (Category::Lpr, "License Plate Detection"),
-            Kind::Face => (Category::Face, "Face Detection"),
-            Kind::RegionIntrusion => (Category::Intrusion, "Perimeter Intrusion"),
-            Kind::LineCrossing => (Category::Intrusion, "Line Crossing"),
-            Kind::CountingByLine => (Category::Counting, "Target Counting by Line"),
-            Kind::CountingByArea => (Category::Counting, "Target Counting by Area"),
-            Kind::Metadata => (Category::Metadata, "Video Metadata"),
+            NvrSmartType::Vehicle => (Category::Lpr, "License Plate Detection"),
+            NvrSmartType::Face => (Category::Face, "Face Detection"),
+            NvrSmartType::RegionIntrusion => (Category::Intrusion, "Perimeter Intrusion"),
+            NvrSmartType::LineCrossing => (Category::Intrusion, "Line Crossing"),
+            NvrSmartType::CountingByLine => (Category::Counting, "Target Counting by Line"),
+            NvrSmartType::CountingByArea => (Category::Counting, "Target Counting by Area"),
+            NvrSmartType::Metadata => (Category::Metadata, "Video Metadata"),
         }
     }
 }
 
 /// Fills an event from a v2 body.
-pub(crate) fn fill(ctx: &Ctx, data: &mut EventData, root: Node, kind: Kind) {
+pub(crate) fn fill(ctx: &Ctx, data: &mut EventData, root: Node, smart: NvrSmartType) {
     data.source_image = child(root, "sourceDataInfo")
         .and_then(|b| xml::image(ctx, b, "sourceBase64Data", "sourceBase64Length"));
-    match kind {
-        Kind::Vehicle => plates(ctx, data, root),
-        Kind::Face => faces(ctx, data, root),
+    match smart {
+        NvrSmartType::Vehicle => plates(ctx, data, root),
+        NvrSmartType::Face => faces(ctx, data, root),
         _ => targets(ctx, data, root),
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use roxmltree::{Node, StringStorage};
 
 use super::skeleton::Skeleton;
-use crate::event::{Point, Rect, Region, Target};
+use crate::event::{Point, Rect, Region, Target, TargetStatus};
 use crate::{Body, Image};
 
 /// What the layout parsers need besides the node they are looking at.
@@ -116,7 +116,9 @@ pub(crate) fn rule_target(item: Node, region: Option<Region>) -> Target {
     Target {
         id: number(item, "targetId"),
         event_id: number(item, "eventId"),
-        status: string(item, "status"),
+        status: child(item, "status")
+            .and_then(text)
+            .map(TargetStatus::from_code),
         rect: child(item, "rect").and_then(rect),
         region,
         ..Target::default()
@@ -187,4 +189,25 @@ fn text_image(ctx: &Ctx, element: Node) -> Option<Image> {
         }
     };
     Some(image)
+}
+
+/// Joins rule items with image items by `targetId`: an image item whose id
+/// matches a rule item completes it; any other is a target of its own.
+pub(crate) fn join_targets(mut rules: Vec<Target>, list: Vec<Target>) -> Vec<Target> {
+    for item in list {
+        let slot = item.id.and_then(|id| {
+            rules
+                .iter_mut()
+                .find(|t| t.id == Some(id) && t.image.is_none() && t.kind.is_none())
+        });
+        match slot {
+            Some(t) => {
+                t.kind = item.kind;
+                t.image = item.image;
+                t.rect = t.rect.or(item.rect);
+            }
+            None => rules.push(item),
+        }
+    }
+    rules
 }

@@ -7,6 +7,7 @@
 
 mod callbacks;
 mod config;
+mod events;
 mod forwarded;
 mod guard;
 mod net;
@@ -25,6 +26,7 @@ use std::time::Duration;
 use crossbeam_channel::Receiver;
 
 pub use config::{BuildError, Overflow, ServerBuilder};
+pub use events::{Events, RecvTimeoutError, TryRecvError};
 pub use guard::{Cidr, CidrError};
 pub use pages::Page;
 pub use stats::{Camera, Stats};
@@ -360,12 +362,11 @@ impl Server {
     /// # Ok::<(), viewtron::BuildError>(())
     /// ```
     pub fn events(&self) -> Events {
-        Events {
-            rx: self
-                .rx
+        Events::new(
+            self.rx
                 .clone()
                 .expect("the receiver lives as long as the server"),
-        }
+        )
     }
 
     /// A snapshot of the counters and cameras seen.
@@ -438,79 +439,5 @@ impl fmt::Debug for ShutdownHandle {
         f.debug_struct("ShutdownHandle")
             .field("is_shutdown", &self.is_shutdown())
             .finish()
-    }
-}
-
-/// Blocking iterator over a server's events; see [`Server::events`].
-///
-/// Besides iterating, [`recv`](Events::recv), [`try_recv`](Events::try_recv)
-/// and [`recv_timeout`](Events::recv_timeout) mirror `crossbeam-channel`.
-///
-/// ```
-/// use std::time::Duration;
-///
-/// let server = viewtron::Server::builder().port(0).build()?;
-/// let events = server.events();
-/// assert!(events.try_recv().is_none());
-/// assert!(events.recv_timeout(Duration::from_millis(10)).is_none());
-/// # server.shutdown();
-/// # Ok::<(), viewtron::BuildError>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct Events {
-    rx: Receiver<Event>,
-}
-
-impl Events {
-    /// Waits for the next event; `None` once the server has stopped and
-    /// everything was yielded.
-    ///
-    /// ```
-    /// # let server = viewtron::Server::builder().port(0).build()?;
-    /// # let events = server.events();
-    /// # drop(server);
-    /// assert!(events.recv().is_none());
-    /// # Ok::<(), viewtron::BuildError>(())
-    /// ```
-    pub fn recv(&self) -> Option<Event> {
-        self.rx.recv().ok()
-    }
-
-    /// The next event if one is queued.
-    ///
-    /// ```
-    /// # let server = viewtron::Server::builder().port(0).build()?;
-    /// assert!(server.events().try_recv().is_none());
-    /// # Ok::<(), viewtron::BuildError>(())
-    /// ```
-    pub fn try_recv(&self) -> Option<Event> {
-        self.rx.try_recv().ok()
-    }
-
-    /// Waits at most `timeout` for the next event.
-    ///
-    /// ```
-    /// # let server = viewtron::Server::builder().port(0).build()?;
-    /// assert!(server.events().recv_timeout(std::time::Duration::ZERO).is_none());
-    /// # Ok::<(), viewtron::BuildError>(())
-    /// ```
-    pub fn recv_timeout(&self, timeout: Duration) -> Option<Event> {
-        self.rx.recv_timeout(timeout).ok()
-    }
-}
-
-impl Iterator for Events {
-    type Item = Event;
-
-    fn next(&mut self) -> Option<Event> {
-        self.recv()
-    }
-}
-
-impl Iterator for &Events {
-    type Item = Event;
-
-    fn next(&mut self) -> Option<Event> {
-        self.recv()
     }
 }

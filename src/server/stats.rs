@@ -95,7 +95,7 @@ impl Stats {
 #[derive(Default)]
 pub(crate) struct Counters {
     pub requests: AtomicU64,
-    pub events: [AtomicU64; 6],
+    pub events: [AtomicU64; Category::COUNT],
     pub keepalives: AtomicU64,
     pub alarm_statuses: AtomicU64,
     pub unrecognized: AtomicU64,
@@ -120,11 +120,7 @@ impl Counters {
     }
 
     pub fn event(&self, category: Category) {
-        let i = Category::ALL
-            .iter()
-            .position(|c| *c == category)
-            .unwrap_or(0);
-        bump(&self.events[i]);
+        bump(&self.events[category.index()]);
     }
 
     /// Records contact from `ip`; `true` on its first contact.

@@ -20,6 +20,7 @@ use super::stats::{bump, Counters};
 use super::supervisor::{retire_after, Current, Generation, Idle, Notice, PROBE_PATH};
 use super::{Overflow, UnparsedReason};
 use crate::body::Pool;
+use crate::limits::{MAX_DRAIN_BYTES, MAX_HEADERS, MAX_HEADER_BYTES};
 use crate::{parse, Body, Category, Event, Post};
 
 /// The answer every camera post needs.
@@ -28,21 +29,8 @@ pub(crate) const SUCCESS_XML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>
 /// What a GET is answered with.
 const GET_TEXT: &str = "Viewtron event server running";
 
-/// Bodies up to this size may be left for tiny_http to drain when a request
-/// is refused. tiny_http 0.12 drains an unread `Content-Length` body by
-/// allocating the whole remainder at once (`vec![0; remaining]`), which
-/// aborts the process for a declared size beyond what the allocator can
-/// give; larger declared bodies are answered and their connection parked.
-const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
-
 /// How often idle workers look at the shutdown flag and the current generation.
 const POLL: Duration = Duration::from_millis(200);
-
-/// Headers accepted in one request (tiny_http has already buffered them).
-const MAX_HEADERS: usize = 100;
-
-/// Header bytes accepted in one request.
-const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// State shared by the server handle, its workers and shutdown handles.
 pub(crate) struct Shared {
@@ -316,7 +304,7 @@ impl Worker {
             let limit = shared.config.max_body as u64 + 1;
             let _ = std::io::copy(&mut request.as_reader().take(limit), &mut std::io::sink());
             self.respond(request, response);
-        } else if chunked || request.body_length().map_or(0, |n| n as u64) <= DRAIN_LIMIT {
+        } else if chunked || request.body_length().map_or(0, |n| n as u64) <= MAX_DRAIN_BYTES {
             self.respond(request, response);
         } else {
             self.park(request, response);
