@@ -67,9 +67,11 @@
 //! Configuration goes through [`ServerBuilder`]: port and address, workers,
 //! channel capacity and [`Overflow`] policy, accepted paths, body limit, read
 //! timeout, HTTP Basic credentials and a source allowlist ([`Cidr`]). The
+//! limits no builder method changes are constants in [`limits`]; the
 //! README's "Limits and guarantees" lists every limit and what tiny_http
 //! leaves exposed.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod body;
