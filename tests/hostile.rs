@@ -333,6 +333,37 @@ fn ten_thousand_headers_are_refused() {
     assert_eq!(h.refused("too_many_headers"), 1);
 }
 
+/// The header limits the server enforces are the documented constants: a
+/// request exactly at each limit is served, one field or one byte more is
+/// refused with `431`.
+#[test]
+fn header_limits_are_exactly_the_documented_constants() {
+    use viewtron::limits::{MAX_HEADERS, MAX_HEADER_BYTES};
+
+    let h = default();
+    let send = |head: String| {
+        let mut s = h.raw();
+        s.write_all(format!("POST /API HTTP/1.1\r\n{head}\r\n").as_bytes())
+            .unwrap();
+        status_of(&mut s)
+    };
+    // `Host: x` and `Content-Length: 0` count too: 2 fields, 5 + 15 bytes.
+    let fields = |n: usize| {
+        let extra: String = (2..n).map(|i| format!("X-H{i:03}: v\r\n")).collect();
+        format!("Host: x\r\nContent-Length: 0\r\n{extra}")
+    };
+    assert_eq!(send(fields(MAX_HEADERS)), Some(200));
+    assert_eq!(send(fields(MAX_HEADERS + 1)), Some(431));
+    let bytes = |n: usize| {
+        let pad = "a".repeat(n - 5 - 15 - "X-Pad".len());
+        format!("Host: x\r\nContent-Length: 0\r\nX-Pad: {pad}\r\n")
+    };
+    assert_eq!(send(bytes(MAX_HEADER_BYTES)), Some(200));
+    assert_eq!(send(bytes(MAX_HEADER_BYTES + 1)), Some(431));
+    h.assert_healthy();
+    assert_eq!(h.refused("too_many_headers"), 2);
+}
+
 #[test]
 fn five_hundred_idle_connections() {
     let h = default();
