@@ -305,6 +305,16 @@ if ((checks_status != 0)); then
     failures=$((failures + 1)) # the checks printed their own FAIL lines
 fi
 
+# ------------------------------------------------------------------ (H) hostile
+
+hostile_status=0
+python3 "$here/hostile.py" a_port="$a_port" listen_port="$listen_port" listen_pid="$listen_pid" \
+    listen_out="$tmp/listen.out" ok_file="$tmp/hostile_ok" || hostile_status=$?
+if ((hostile_status != 0)); then
+    failures=$((failures + 1)) # the checks printed their own FAIL lines
+fi
+sim_ok=$((sim_ok + $(cat "$tmp/hostile_ok" 2>/dev/null || echo 0)))
+
 # ------------------------------------------------------------------ (8) burst
 
 echo "-- 1,000 cameras posting in step through instance A"
