@@ -28,6 +28,7 @@
 //!   expire_after: 30
 //!   client_id: viewtron-bridge-gate   # ours: default viewtron-bridge-<host>-<port>
 //!   queue_capacity: 10000             # ours: messages held while the broker is away
+//!   queue_max_mb: 256                 # ours: ... and their bytes at most
 //! home_assistant:
 //!   url: http://localhost:8123
 //!   webhooks: {lpr: viewtron-lpr, all: viewtron-all}
@@ -134,6 +135,17 @@ pub struct Mqtt {
     pub expire_after: u32,
     pub client_id: String,
     pub queue_capacity: usize,
+    pub queue_max_bytes: usize,
+}
+
+impl Mqtt {
+    /// This bridge's availability topic (retained `online` / `offline`).
+    pub fn availability_topic(&self) -> String {
+        format!(
+            "{}/bridge/{}/availability",
+            self.topic_prefix, self.client_id
+        )
+    }
 }
 
 /// Home Assistant webhooks.
@@ -200,6 +212,7 @@ struct MqttFile {
     expire_after: Option<u32>,
     client_id: Option<String>,
     queue_capacity: Option<usize>,
+    queue_max_mb: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -418,6 +431,23 @@ fn resolve(
         if queue_capacity == 0 {
             return Err(ConfigError::new("mqtt.queue_capacity: must be at least 1"));
         }
+        let queue_max_bytes = match m.queue_max_mb {
+            Some(mb) if mb.is_finite() && mb > 0.0 => (mb * 1024.0 * 1024.0) as usize,
+            Some(mb) => {
+                return Err(ConfigError::new(format!(
+                    "mqtt.queue_max_mb: must be a positive number, not {mb}"
+                )))
+            }
+            None => 256 << 20,
+        };
+        let discovery_prefix =
+            topic_part("mqtt.discovery_prefix", m.discovery_prefix, "homeassistant")?;
+        let topic_prefix = topic_part("mqtt.topic_prefix", m.topic_prefix, "viewtron")?;
+        if client_id.contains(['+', '#', '/']) {
+            return Err(ConfigError::new(format!(
+                "mqtt.client_id: `{client_id}` must not contain +, # or /"
+            )));
+        }
         Some(Mqtt {
             broker: env("MQTT_BROKER")
                 .or(m.broker)
@@ -428,13 +458,12 @@ fn resolve(
                 .map(Secret)
                 .or(m.password)
                 .unwrap_or_default(),
-            discovery_prefix: m
-                .discovery_prefix
-                .unwrap_or_else(|| "homeassistant".to_owned()),
-            topic_prefix: m.topic_prefix.unwrap_or_else(|| "viewtron".to_owned()),
+            discovery_prefix,
+            topic_prefix,
             expire_after: m.expire_after.unwrap_or(30),
             client_id,
             queue_capacity,
+            queue_max_bytes,
         })
     } else {
         None
@@ -520,6 +549,21 @@ fn resolve(
         webhooks,
         server,
     })
+}
+
+/// A topic prefix: not empty, no MQTT wildcards, no leading or trailing `/`.
+fn topic_part(key: &str, value: Option<String>, default: &str) -> Result<String, ConfigError> {
+    let value = value.unwrap_or_else(|| default.to_owned());
+    if value.is_empty()
+        || value.contains(['+', '#'])
+        || value.starts_with('/')
+        || value.ends_with('/')
+    {
+        return Err(ConfigError::new(format!(
+            "{key}: `{value}` is not a usable topic prefix (empty, wildcards, or a leading/trailing /)"
+        )));
+    }
+    Ok(value)
 }
 
 /// `viewtron-bridge-<host>-<port>`: distinct for every bridge running at once

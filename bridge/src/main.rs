@@ -10,13 +10,25 @@
 
 #![forbid(unsafe_code)]
 
-#[allow(dead_code)] // the skeleton reads only part of it yet
+mod bridge;
 mod config;
+mod dedup;
+mod discovery;
+mod images;
+mod metrics;
+mod mqtt;
+mod payload;
+mod webhook;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
+use viewtron::Page;
+
+use crate::bridge::Bridge;
 
 /// Viewtron cameras and NVRs into Home Assistant and MQTT.
 ///
@@ -25,6 +37,9 @@ use clap::Parser;
 /// MQTT_PASSWORD and SAVE_IMAGES override it, as in the vendor's Docker
 /// image. Without --config, ./config.yaml is read; when it does not exist
 /// but one of those variables is set, the Docker image's defaults apply.
+/// GET /metrics (Prometheus) and GET /healthz are served on the bridge port.
+/// SIGTERM or Ctrl+C: stop accepting posts, deliver what is queued (a few
+/// seconds at most), publish `offline`, exit 0.
 #[derive(Debug, Parser)]
 #[command(name = "viewtron-bridge", version, max_term_width = 100)]
 struct Cli {
@@ -32,7 +47,8 @@ struct Cli {
     #[arg(long, short, value_name = "FILE")]
     config: Option<PathBuf>,
 
-    /// Check the configuration, print what it resolves to, and exit.
+    /// Check the configuration, print what it resolves to (passwords
+    /// hidden), and exit.
     #[arg(long)]
     check: bool,
 
@@ -70,21 +86,164 @@ fn init_logging(verbose: bool) {
         .init();
 }
 
+/// Starts the outputs, then the server; returns when a signal stops it.
 fn run(config: config::Config) -> ExitCode {
-    let builder = server_builder(&config)
-        .on_event(|event, ip| log::info!("{} from {ip}", event.description()));
-    let server = match builder.build() {
+    let bridge = match start_outputs(&config) {
+        Ok(bridge) => Arc::new(bridge),
+        Err(e) => {
+            eprintln!("viewtron-bridge: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (on_event, metrics, health) = (bridge.clone(), bridge.clone(), bridge.clone());
+    let built = server_builder(&config)
+        .on_event(move |event, ip| on_event.on_event(&event, ip))
+        .on_connect(|ip| log::info!("Camera connected: {ip}"))
+        .page("/metrics", move |stats| {
+            Page::metrics(metrics::render(stats, &metrics))
+        })
+        .page("/healthz", move |_| match health.healthy() {
+            Ok(()) => Page::text("ok"),
+            Err(why) => Page::text(why).with_status(503),
+        })
+        .build();
+    let server = match built {
         Ok(server) => server,
         Err(e) => {
             eprintln!("viewtron-bridge: {e}");
-            return ExitCode::from(1);
+            stop_outputs(&bridge);
+            return ExitCode::FAILURE;
         }
     };
-    log::info!("listening on {}", server.url());
+    banner(&config, &server);
+    let handle = server.shutdown_handle();
+    match signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ]) {
+        Ok(mut signals) => {
+            let spawned = std::thread::Builder::new()
+                .name("signals".into())
+                .spawn(move || {
+                    if let Some(signal) = signals.forever().next() {
+                        log::info!("signal {signal}: stopping");
+                        handle.shutdown();
+                    }
+                });
+            if let Err(e) = spawned {
+                log::warn!("cannot watch for signals: {e}");
+            }
+        }
+        Err(e) => log::warn!("cannot watch for signals: {e}"),
+    }
     server.wait();
+    drop(server);
+    stop_outputs(&bridge);
+    log::info!("stopped");
     ExitCode::SUCCESS
 }
 
+fn start_outputs(config: &config::Config) -> std::io::Result<Bridge> {
+    let (mqtt, naming) = match &config.mqtt {
+        Some(m) => {
+            let availability_topic = m.availability_topic();
+            let naming = discovery::Naming {
+                discovery_prefix: m.discovery_prefix.clone(),
+                topic_prefix: m.topic_prefix.clone(),
+                expire_after: m.expire_after,
+                availability_topic: availability_topic.clone(),
+            };
+            (
+                Some(mqtt::Mqtt::start(m, availability_topic)?),
+                Some(naming),
+            )
+        }
+        None => (None, None),
+    };
+    let webhooks = config
+        .webhooks
+        .clone()
+        .map(webhook::Webhooks::start)
+        .transpose()?;
+    let images = if config.save_images {
+        let limits = images::Limits {
+            max_age: config.image_retention,
+            max_bytes: config.image_max_bytes,
+        };
+        let images = images::Images::start(config.image_dir.clone(), limits).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot create {}: {e}", config.image_dir.display()),
+            )
+        })?;
+        Some(images)
+    } else {
+        None
+    };
+    Ok(Bridge {
+        mqtt,
+        naming,
+        webhooks,
+        images,
+        dedup: config.dedup.map(dedup::Dedup::new),
+        counters: bridge::Counters::default(),
+    })
+}
+
+fn stop_outputs(bridge: &Bridge) {
+    if let Some(w) = &bridge.webhooks {
+        w.shutdown(Duration::from_secs(3));
+    }
+    if let Some(m) = &bridge.mqtt {
+        m.shutdown(Duration::from_secs(5));
+    }
+    if let Some(i) = &bridge.images {
+        i.shutdown();
+    }
+}
+
+/// What runs, like the vendor's start-up summary.
+fn banner(config: &config::Config, server: &viewtron::Server) {
+    log::info!(
+        "Viewtron -> Home Assistant bridge {}",
+        env!("CARGO_PKG_VERSION")
+    );
+    log::info!("configuration:     {}", config.source);
+    log::info!("cameras post to:   {}", server.url());
+    match &config.mqtt {
+        Some(m) => {
+            log::info!(
+                "MQTT broker:       {}:{} (client id {})",
+                m.broker,
+                m.port,
+                m.client_id
+            );
+            log::info!("MQTT discovery:    {}/", m.discovery_prefix);
+            log::info!("MQTT topics:       {}/", m.topic_prefix);
+            log::info!("availability:      {}", m.availability_topic());
+            log::info!("sensor expiry:     {}s", m.expire_after);
+        }
+        None => log::info!("MQTT:              disabled"),
+    }
+    match &config.webhooks {
+        Some(w) => {
+            for (category, id) in &w.ids {
+                log::info!("webhook {category:10} -> {}/api/webhook/{id}", w.url);
+            }
+        }
+        None => log::info!("webhooks:          disabled"),
+    }
+    if config.save_images {
+        log::info!("save images:       {}", config.image_dir.display());
+    } else {
+        log::info!("save images:       no");
+    }
+    log::info!(
+        "metrics:           {}metrics, health: {}healthz",
+        server.url().trim_end_matches('/').to_owned() + "/",
+        server.url().trim_end_matches('/').to_owned() + "/"
+    );
+}
 /// The library server with the `server:` settings applied.
 fn server_builder(config: &config::Config) -> viewtron::ServerBuilder {
     let s = &config.server;

@@ -1,0 +1,155 @@
+//! One event in, every output out: the server's `on_event` callback.
+//!
+//! Runs on the library's worker threads after the camera has been answered.
+//! Nothing here waits on the network: MQTT and webhooks are queues; the only
+//! blocking work is writing the saved images (local disk), which the vendor
+//! also does before publishing, because the payload carries their paths.
+//!
+//! Order per event, as the vendor: discovery (first event of a camera and
+//! category), state, overview image, target image; then the webhook.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use viewtron::{Category, Event};
+
+use crate::dedup::Dedup;
+use crate::discovery::{self, Message, Naming};
+use crate::images::Images;
+use crate::mqtt::Mqtt;
+use crate::payload::State;
+use crate::webhook::Webhooks;
+
+/// The outputs, each optional as configured.
+#[derive(Debug)]
+pub struct Bridge {
+    pub mqtt: Option<Mqtt>,
+    pub naming: Option<Naming>,
+    pub webhooks: Option<Webhooks>,
+    pub images: Option<Images>,
+    pub dedup: Option<Dedup>,
+    pub counters: Counters,
+}
+
+/// What the bridge did with events, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Events forwarded, by category.
+    pub forwarded: Mutex<BTreeMap<&'static str, u64>>,
+    /// Tracking posts skipped (as the vendor does).
+    pub traject_skipped: AtomicU64,
+    /// Repeat plates skipped (`dedup_seconds`).
+    pub repeats_skipped: AtomicU64,
+    /// Images that were not valid base64 (not published, not saved).
+    pub bad_images: AtomicU64,
+}
+
+impl Bridge {
+    /// Handles one event from `ip`.
+    pub fn on_event(&self, event: &Event, ip: IpAddr) {
+        let category = event.category();
+        if category == Category::Traject {
+            self.counters
+                .traject_skipped
+                .fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let mut state = State::new(event, ip);
+        if let (Some(dedup), Category::Lpr) = (&self.dedup, category) {
+            let plate = state
+                .plate_number()
+                .filter(|p| !p.is_empty() && *p != "<NO PLATE>");
+            if plate.is_some_and(|p| dedup.is_repeat(&state.camera_id, p)) {
+                self.counters
+                    .repeats_skipped
+                    .fetch_add(1, Ordering::Relaxed);
+                log::debug!("repeat plate {:?} from {ip} skipped", state.plate_number());
+                return;
+            }
+        }
+        let overview = self.decode(event.source_image_bytes());
+        let target = self.decode(event.target_image_bytes());
+        if let Some(images) = &self.images {
+            for (key, kind, bytes) in [
+                ("overview_image", "overview", &overview),
+                ("target_image", "target", &target),
+            ] {
+                if let Some(path) = bytes
+                    .as_deref()
+                    .and_then(|b| images.save(event.alarm_type(), kind, b))
+                {
+                    state.add_image_path(key, &path);
+                }
+            }
+        }
+        state.add_extras(event);
+        let payload = state.to_bytes();
+        let cat = category.as_str();
+        if let (Some(mqtt), Some(naming)) = (&self.mqtt, &self.naming) {
+            let id = state.camera_id.as_str();
+            mqtt.discover(id, cat, || {
+                discovery::configs(naming, id, state.camera_name.as_deref(), ip, cat)
+            });
+            let base = format!("{}/{id}", naming.topic_prefix);
+            // Retained for LPR only, as the vendor: the last plate survives
+            // a Home Assistant restart; motion-like sensors do not replay.
+            let retain = category == Category::Lpr;
+            mqtt.send(Message {
+                topic: format!("{base}/{cat}"),
+                payload: payload.clone(),
+                retain,
+            });
+            for (name, bytes) in [("overview_image", overview), ("target_image", target)] {
+                if let Some(bytes) = bytes {
+                    mqtt.send(Message {
+                        topic: format!("{base}/{name}"),
+                        payload: bytes,
+                        retain,
+                    });
+                }
+            }
+        }
+        if let Some(webhooks) = &self.webhooks {
+            webhooks.send(cat, &payload);
+        }
+        *self
+            .counters
+            .forwarded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(cat)
+            .or_default() += 1;
+        let extra = match (state.plate_number(), category) {
+            (Some(plate), _) => format!(
+                " | {plate} ({})",
+                state.json["plate_status"].as_str().unwrap_or("")
+            ),
+            (None, Category::Face) => format!(" | {} face(s)", event.faces().len()),
+            _ => String::new(),
+        };
+        log::info!("{}{extra} from {ip}", event.description());
+    }
+
+    /// Image bytes worth publishing: decoded and not empty.
+    fn decode(&self, image: Option<Result<Vec<u8>, viewtron::ImageError>>) -> Option<Vec<u8>> {
+        match image? {
+            Ok(bytes) if !bytes.is_empty() => Some(bytes),
+            Ok(_) => None,
+            Err(e) => {
+                self.counters.bad_images.fetch_add(1, Ordering::Relaxed);
+                log::debug!("image not published: {e}");
+                None
+            }
+        }
+    }
+
+    /// `/healthz`: serving (we are answering) and, when MQTT is on, connected.
+    pub fn healthy(&self) -> Result<(), &'static str> {
+        match &self.mqtt {
+            Some(mqtt) if !mqtt.connected() => Err("MQTT broker not connected"),
+            _ => Ok(()),
+        }
+    }
+}
