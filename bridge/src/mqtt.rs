@@ -173,6 +173,7 @@ impl Mqtt {
     /// (queue full in messages or bytes), which is counted and logged.
     pub fn send(&self, message: Message) -> bool {
         let size = message.payload.len() + message.topic.len();
+        let message_topic = message.topic.clone();
         let bytes = &self.shared.queued_bytes;
         let fits = bytes
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| {
@@ -189,15 +190,10 @@ impl Mqtt {
             };
         if !sent {
             let n = self.shared.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            if n == 1 || n.is_power_of_two() || n % 1000 == 0 {
+            if n == 1 || n.is_power_of_two() || n.is_multiple_of(1000) {
                 log::warn!(
-                    "MQTT queue full ({} messages queued): dropped {} ({n} dropped so far)",
-                    self.queue.len(),
-                    if size > 0 {
-                        "a message"
-                    } else {
-                        "an empty message"
-                    }
+                    "MQTT queue full ({} messages queued): dropped a message to {message_topic} ({n} dropped so far)",
+                    self.queue.len()
                 );
             }
         }

@@ -115,7 +115,7 @@ pub fn camera_id(name: Option<&str>, ip: IpAddr) -> String {
 }
 
 /// The device name in discovery: the camera name when it already starts
-/// with "viewtron", else "Viewtron <name>", else "Viewtron <ip>".
+/// with "viewtron", else `Viewtron <name>`, else `Viewtron <ip>`.
 pub fn display_name(name: Option<&str>, ip: IpAddr) -> String {
     match name.filter(|n| !n.is_empty()) {
         Some(n) if n.to_lowercase().starts_with("viewtron") => n.to_owned(),
