@@ -41,6 +41,7 @@
 //!   max_body: 16777216
 //!   read_timeout: 150
 //!   allow: [192.168.1.0/24]
+//!   trusted_proxies: [127.0.0.1]   # believe X-Forwarded-For from these (nginx in front)
 //!   paths: [/API]
 //!   basic_auth: {username: camera, password: secret}
 //! ```
@@ -179,6 +180,7 @@ pub struct ServerOptions {
     pub max_body: Option<usize>,
     pub read_timeout: Option<Duration>,
     pub allow: Vec<Cidr>,
+    pub trusted_proxies: Vec<Cidr>,
     pub paths: Vec<String>,
     pub basic_auth: Option<(String, Secret)>,
 }
@@ -233,6 +235,7 @@ struct ServerFile {
     max_body: Option<usize>,
     read_timeout: Option<f64>,
     allow: Option<Vec<String>>,
+    trusted_proxies: Option<Vec<String>>,
     paths: Option<Vec<String>>,
     basic_auth: Option<BasicAuthFile>,
 }
@@ -516,15 +519,17 @@ fn resolve(
     };
 
     let s = file.server.unwrap_or_default();
-    let allow = s
-        .allow
-        .unwrap_or_default()
-        .iter()
-        .map(|a| {
-            a.parse::<Cidr>()
-                .map_err(|e| ConfigError::new(format!("server.allow: `{a}`: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let networks = |key: &str, list: Option<Vec<String>>| {
+        list.unwrap_or_default()
+            .iter()
+            .map(|a| {
+                a.parse::<Cidr>()
+                    .map_err(|e| ConfigError::new(format!("{key}: `{a}`: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let allow = networks("server.allow", s.allow)?;
+    let trusted_proxies = networks("server.trusted_proxies", s.trusted_proxies)?;
     let server = ServerOptions {
         bind: s.bind.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
         workers: s.workers,
@@ -534,6 +539,7 @@ fn resolve(
             .map(|t| seconds("server.read_timeout", t))
             .transpose()?,
         allow,
+        trusted_proxies,
         paths: s.paths.unwrap_or_default(),
         basic_auth: s.basic_auth.map(|a| (a.username, a.password)),
     };

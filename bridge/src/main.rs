@@ -262,6 +262,9 @@ fn server_builder(config: &config::Config) -> viewtron::ServerBuilder {
     for network in &s.allow {
         b = b.allow(*network);
     }
+    if !s.trusted_proxies.is_empty() {
+        b = b.trusted_proxies(s.trusted_proxies.iter().copied());
+    }
     for path in &s.paths {
         b = b.path(path.clone());
     }

@@ -235,3 +235,30 @@ fn broker_credentials_work_and_never_reach_the_log() {
         );
     }
 }
+
+#[test]
+fn behind_a_trusted_proxy_the_camera_is_named_by_its_own_address() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let mut sub = Subscriber::start(&broker, "viewtron/+/lpr");
+    let config = mqtt_config(&broker, "", "")
+        .replace("server:\n", "server:\n  trusted_proxies: [127.0.0.1]\n");
+    let bridge = Bridge::start(&config);
+    bridge.wait_health(200);
+    let body = plate_post("Gate", "XFF 1");
+    let mut tcp = TcpStream::connect((Ipv4Addr::LOCALHOST, bridge.port)).unwrap();
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        tcp,
+        "POST /API HTTP/1.1\r\nHost: b\r\nX-Forwarded-For: 192.168.7.21\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    tcp.write_all(&body).unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let state = sub.expect("viewtron/gate_192_168_7_21/lpr").json();
+    assert_eq!(state["camera_ip"], "192.168.7.21");
+}
