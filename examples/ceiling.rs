@@ -31,8 +31,9 @@
 //! Exit status: 0 after the summary; 1 when the port cannot be bound; 2 on a
 //! usage error.
 
+use std::collections::HashSet;
 use std::io::{self, Read};
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -95,11 +96,18 @@ fn main() -> ExitCode {
     for _ in 0..args.workers {
         server.unblock();
     }
-    let requests: u64 = workers
-        .into_iter()
-        .map(|worker| worker.join().unwrap_or(0))
-        .sum();
-    println!("requests={requests} peak_rss_kb={}", peak_rss_kb());
+    let (mut requests, mut peers) = (0, HashSet::new());
+    for worker in workers {
+        if let Ok((answered, seen)) = worker.join() {
+            requests += answered;
+            peers.extend(seen);
+        }
+    }
+    println!(
+        "requests={requests} connections={} peak_rss_kb={}",
+        peers.len(),
+        peak_rss_kb()
+    );
     ExitCode::SUCCESS
 }
 
@@ -109,20 +117,24 @@ fn listen(port: u16) -> Result<tiny_http::Server, Box<dyn std::error::Error + Se
     tiny_http::Server::from_listener(listener, None)
 }
 
-/// One worker: answers requests until stopped; returns how many it answered.
-fn work(server: &tiny_http::Server, stop: &AtomicBool) -> u64 {
+/// One worker: answers requests until stopped; returns how many it answered
+/// and the connections (client addresses) they came on.
+fn work(server: &tiny_http::Server, stop: &AtomicBool) -> (u64, HashSet<SocketAddr>) {
     let content_type = Header::from_bytes(&b"Content-Type"[..], &b"application/xml"[..])
         .expect("static header is valid");
     // Zeroed once and kept: `read_to_end` would zero the spare capacity of
     // a cleared buffer again for every body (a memset as large as the body).
     let mut body = vec![0; 1 << 20];
-    let mut answered = 0;
+    let (mut answered, mut peers) = (0, HashSet::new());
     loop {
         let mut request = match server.recv() {
             Ok(request) => request,
-            Err(_) if stop.load(Ordering::SeqCst) => return answered,
+            Err(_) if stop.load(Ordering::SeqCst) => return (answered, peers),
             Err(_) => continue, // a failed accept: keep serving
         };
+        if let Some(&peer) = request.remote_addr() {
+            peers.insert(peer);
+        }
         // A body cut short is the client's problem; answer all the same.
         let _ = read_body(request.as_reader(), &mut body);
         let response = Response::new(

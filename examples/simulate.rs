@@ -31,7 +31,8 @@
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: simulate [OPTIONS] URL FILE...
@@ -48,6 +49,9 @@ Posts the FILEs (camera XML bodies, round-robin; `-` reads stdin once) to URL
       --absolute          absolute-form target `POST http://host:port/path` (as NVRs send)
       --soap              `Content-Type: application/soap+xml` (as NVRs send)
       --keepalive-every S an empty-body keepalive POST every S seconds on each connection
+      --burst             one thread opens every connection and posts on it at once,
+                          back to back as fast as it can (then -n/-d posts are
+                          shared out as usual); reports the slowest first answer
       --quiet             print only the final report
       --json              print the final report as one JSON line
   -h, --help              this text
@@ -64,6 +68,8 @@ const MAX_ERROR_LINES: u64 = 10;
 /// Posts handed out so far: ticket `i` sends file `i % files`.
 static TICKETS: AtomicU64 = AtomicU64::new(0);
 static ERROR_LINES: AtomicU64 = AtomicU64::new(0);
+/// Burst connections whose first post is answered or failed.
+static BURST_ANSWERED: AtomicUsize = AtomicUsize::new(0);
 
 #[derive(Default)]
 struct Config {
@@ -81,6 +87,7 @@ struct Config {
     rate: Option<f64>,
     keepalive_every: Option<Duration>,
     close: bool,
+    burst: bool,
     chunked: bool,
     absolute: bool,
     soap: bool,
@@ -97,6 +104,8 @@ struct Tally {
     bytes: u64,
     /// Microseconds, one per ok post.
     latency: Vec<u32>,
+    /// Microseconds to each connection's first answer (from its connect).
+    first: Vec<u32>,
 }
 
 fn main() -> ExitCode {
@@ -115,12 +124,23 @@ fn main() -> ExitCode {
         let (n, c, addr, path) = (cfg.posts.len(), cfg.connections, cfg.addrs[0], &cfg.path);
         eprintln!("simulate: {n} file(s) to {addr}{path} over {c} connection(s)");
     }
+    if cfg.burst {
+        // Tickets below `connections` are the connections' first posts.
+        TICKETS.store(cfg.connections as u64, Relaxed);
+    }
     let start = Instant::now();
     let tallies: Vec<Tally> = std::thread::scope(|s| {
         let cfg = &cfg;
-        let threads: Vec<_> = (0..cfg.connections)
-            .map(|i| s.spawn(move || run_connection(cfg, i, start)))
-            .collect();
+        let (handoffs, threads): (Vec<_>, Vec<_>) = (0..cfg.connections)
+            .map(|i| {
+                let (tx, rx) = mpsc::sync_channel(1);
+                let rx = cfg.burst.then_some(rx);
+                (tx, s.spawn(move || run_connection(cfg, i, rx, start)))
+            })
+            .unzip();
+        if cfg.burst {
+            burst(cfg, handoffs);
+        }
         threads
             .into_iter()
             .map(|t| t.join().expect("connection thread panicked"))
@@ -168,6 +188,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
             flag => {
                 let on = match flag {
                     "--close" => &mut cfg.close,
+                    "--burst" => &mut cfg.burst,
                     "--chunked" => &mut cfg.chunked,
                     "--absolute" => &mut cfg.absolute,
                     "--soap" => &mut cfg.soap,
@@ -193,6 +214,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
     cfg.count = match (count, cfg.duration) {
         (Some(n), _) => n,
         (None, Some(_)) => u64::MAX,
+        (None, None) if cfg.burst => cfg.connections as u64, // one post each
         (None, None) => files.len() as u64,
     };
     cfg.posts = files.iter().map(|body| build_request(&cfg, body)).collect();
@@ -315,7 +337,82 @@ fn build_request(cfg: &Config, body: &[u8]) -> Vec<u8> {
 
 // ---------------------------------------------------------------- connection loop
 
-fn run_connection(cfg: &Config, index: usize, start: Instant) -> Tally {
+/// A burst's opened connection: the stream, its post sent at the instant.
+type Opened = (io::Result<TcpStream>, Instant);
+
+/// A burst: with every connection thread waiting, one thread starts every
+/// connection without waiting for it (as load generators such as wrk do),
+/// then posts on each, back to back, and hands it to its thread to read the
+/// answer: the connections arrive as fast as the kernel completes them, as
+/// when cameras come back after an outage.
+fn burst(cfg: &Config, handoffs: Vec<mpsc::SyncSender<Opened>>) {
+    let started: Vec<_> = handoffs
+        .iter()
+        .map(|_| start_connect(cfg.addrs[0]))
+        .collect();
+    for (i, (handoff, socket)) in handoffs.into_iter().zip(started).enumerate() {
+        let post = &cfg.posts[i % cfg.posts.len()];
+        let sent = Instant::now();
+        let stream = socket.and_then(|mut s| s.write_all(post).map(|()| s));
+        let _ = handoff.send((stream, sent));
+    }
+}
+
+/// A connection started without waiting for its handshake; the first write
+/// waits for it.
+fn start_connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_nonblocking(true)?;
+    match socket.connect(&addr.into()) {
+        Err(e) if e.raw_os_error() != Some(EINPROGRESS) => return Err(e),
+        _ => {}
+    }
+    socket.set_nonblocking(false)?;
+    socket.set_nodelay(true)?;
+    socket.set_read_timeout(Some(IO_TIMEOUT))?;
+    socket.set_write_timeout(Some(IO_TIMEOUT))?;
+    Ok(socket.into())
+}
+
+/// `connect` on a non-blocking socket: "operation now in progress" (Linux).
+const EINPROGRESS: i32 = 115;
+
+fn run_connection(
+    cfg: &Config,
+    index: usize,
+    burst: Option<mpsc::Receiver<Opened>>,
+    start: Instant,
+) -> Tally {
+    let mut tally = Tally::default();
+    let mut link = Link {
+        buf: vec![0; 64 << 10],
+        ..Link::default()
+    };
+    // In a burst the first post was sent for us; its answer is read here.
+    if let Some((opened, sent)) = burst.and_then(|rx| rx.recv().ok()) {
+        tally.posts += 1;
+        let post = &cfg.posts[index % cfg.posts.len()];
+        let answer = opened.and_then(|stream| {
+            (link.stream, link.start, link.end) = (Some(stream), 0, 0);
+            link.answer(cfg)
+        });
+        match answer {
+            Ok(()) => {
+                let micros = u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX);
+                (tally.ok, tally.bytes) = (1, post.len() as u64);
+                tally.first.push(micros);
+                tally.latency.push(micros);
+            }
+            Err(e) => tally.fail(cfg, index, "post", &e),
+        }
+        // Cameras keep their connections open: none closes (which would
+        // free a server thread) before every first answer is in.
+        BURST_ANSWERED.fetch_add(1, Relaxed);
+        while BURST_ANSWERED.load(Relaxed) < cfg.connections {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
     let deadline = cfg.duration.map(|d| start + d);
     let conns = cfg.connections as u32;
     // Each connection paces itself at rate / connections, staggered.
@@ -329,12 +426,7 @@ fn run_connection(cfg: &Config, index: usize, start: Instant) -> Tally {
         (_, Some(r), Some(d)) => (r * d.as_secs_f64()) as u64 / u64::from(conns) + 1,
         _ => 1 << 16,
     };
-    let mut tally = Tally::default();
-    tally.latency.reserve_exact(expected.min(1 << 20) as usize);
-    let mut link = Link {
-        buf: vec![0; 64 << 10],
-        ..Link::default()
-    };
+    tally.latency.reserve(expected.min(1 << 20) as usize);
     loop {
         let now = Instant::now();
         if deadline.is_some_and(|d| now >= d) {
@@ -372,10 +464,11 @@ fn run_connection(cfg: &Config, index: usize, start: Instant) -> Tally {
             Ok(()) => {
                 tally.ok += 1;
                 tally.bytes += req.len() as u64;
-                let micros = now.elapsed().as_micros();
-                tally
-                    .latency
-                    .push(u32::try_from(micros).unwrap_or(u32::MAX));
+                let micros = u32::try_from(now.elapsed().as_micros()).unwrap_or(u32::MAX);
+                if tally.ok == 1 {
+                    tally.first.push(micros);
+                }
+                tally.latency.push(micros);
             }
             Err(e) => tally.fail(cfg, index, "post", &e),
         }
@@ -404,6 +497,7 @@ impl Tally {
         self.keepalives += other.keepalives;
         self.bytes += other.bytes;
         self.latency.extend_from_slice(&other.latency);
+        self.first.extend_from_slice(&other.first);
     }
 }
 
@@ -435,6 +529,19 @@ impl Link {
             (self.stream, self.start, self.end) = (Some(stream), 0, 0);
         }
         self.stream.as_mut().expect("connected").write_all(req)?;
+        self.answer(cfg)
+    }
+
+    /// Reads the answer to a request already sent.
+    fn answer(&mut self, cfg: &Config) -> io::Result<()> {
+        let result = self.status();
+        if result.is_err() || cfg.close {
+            self.stream = None;
+        }
+        result
+    }
+
+    fn status(&mut self) -> io::Result<()> {
         let (status, keep_open) = self.read_response()?;
         if !keep_open {
             self.stream = None;
@@ -615,7 +722,17 @@ fn report(cfg: &Config, tallies: Vec<Tally>, elapsed: Duration) -> u64 {
         keepalives,
         bytes,
         latency,
+        mut first,
     } = all;
+    first.sort_unstable();
+    let answered = first.len();
+    let first_ms = |p: f64, none: &str| {
+        let rank = ((p * first.len() as f64).ceil() as usize).max(1);
+        let micros = first.get(rank.min(first.len()).wrapping_sub(1));
+        micros.map_or(none.to_string(), |&us| {
+            format!("{:.3}", f64::from(us) / 1000.0)
+        })
+    };
     let secs = elapsed.as_secs_f64().max(1e-9);
     let (rate, bytes_per_s) = (posts as f64 / secs, bytes as f64 / secs);
     // Nearest-rank percentile in milliseconds, or `none` without samples.
@@ -632,11 +749,15 @@ fn report(cfg: &Config, tallies: Vec<Tally>, elapsed: Duration) -> u64 {
             "{{\"posts\":{posts},\"ok\":{ok},\"errors\":{errors},\"keepalives\":{keepalives},\
              \"bytes\":{bytes},\"elapsed_s\":{secs:.3},\"rate\":{rate:.1},\
              \"bytes_per_s\":{bytes_per_s:.0},\"p50_ms\":{},\"p90_ms\":{},\"p99_ms\":{},\
-             \"max_ms\":{}}}",
+             \"max_ms\":{},\"connections\":{},\"answered_connections\":{answered},\
+             \"first_p99_ms\":{},\"first_max_ms\":{}}}",
             ms(0.5),
             ms(0.9),
             ms(0.99),
-            ms(1.0)
+            ms(1.0),
+            cfg.connections,
+            first_ms(0.99, "null"),
+            first_ms(1.0, "null"),
         );
     } else {
         let ms = |p| ms(p, "-", "ms");
@@ -647,12 +768,15 @@ fn report(cfg: &Config, tallies: Vec<Tally>, elapsed: Duration) -> u64 {
         };
         println!(
             "posts={posts} ok={ok} errors={errors}{ka} elapsed={secs:.3}s rate={rate:.1}/s \
-             tx={:.2}MB/s p50={} p90={} p99={} max={}",
+             tx={:.2}MB/s p50={} p90={} p99={} max={} answered_connections={answered}/{} \
+             first_max={}ms",
             bytes_per_s / 1e6,
             ms(0.5),
             ms(0.9),
             ms(0.99),
-            ms(1.0)
+            ms(1.0),
+            cfg.connections,
+            first_ms(1.0, "-"),
         );
     }
     errors
