@@ -9,6 +9,7 @@ mod callbacks;
 mod config;
 mod events;
 mod forwarded;
+mod doorbell;
 mod guard;
 mod net;
 mod pages;
@@ -166,15 +167,12 @@ impl Server {
         let local_addr = listener.local_addr().map_err(bind_error)?;
         let first = Generation::start(0, &listener).map_err(bind_error)?;
         let (tx, rx) = crossbeam_channel::bounded(config.channel_capacity);
-        let (notices, notices_rx) = crossbeam_channel::unbounded();
+        let (notices, inbox) = supervisor::notices().map_err(BuildError::Spawn)?;
         let channel = config.channel.unwrap_or(callbacks.on_event.is_none());
         let credentials = config
             .credentials
             .as_ref()
             .map(|(user, password)| Credentials::new(user, password));
-        // The probe keeps accept() from reaching the listener's receive
-        // timeout, and notices a silently dead accept loop.
-        let probe_every = (config.read_timeout / 3).min(Duration::from_secs(5));
         let shared = Arc::new(Shared {
             channel,
             callbacks,
@@ -204,8 +202,7 @@ impl Server {
         let supervisor = Supervisor {
             shared: shared.clone(),
             listener,
-            notices: notices_rx,
-            probe_every,
+            inbox,
         };
         let supervisor = spawn(
             "viewtron-supervisor".into(),

@@ -1,4 +1,5 @@
-//! Keeps tiny_http's accept loop alive.
+//! Keeps tiny_http's accept loop alive, and serves bursts of new
+//! connections at once.
 //!
 //! tiny_http 0.12 ends its accept thread for good on the first `accept()`
 //! error (EMFILE, or EAGAIN once the listener's `SO_RCVTIMEO` elapses with no
@@ -10,30 +11,23 @@
 //! lingering worker that retires once they have gone quiet.
 //!
 //! Deaths are noticed two ways: a worker's `recv` reporting the accept error,
-//! and a periodic health probe (a GET to our own listening address) that
-//! gets no answer.
-//!
-//! The supervisor also *nudges* the server every 100 ms with a connection to
-//! itself that it closes at once. tiny_http's connection thread pool can
-//! leave a new connection queued behind busy threads when several arrive
-//! together (its `spawn` counts waiting threads that were already woken), and
-//! that connection is then served only when some other connection starts or
-//! ends; each nudge is such a start. Nudges also keep `accept()` from idling
-//! into the listener's receive timeout.
+//! and probes (see [`doorbell`](super::doorbell)) that no connection task
+//! answers. The supervisor sleeps until a connection arrives or a message
+//! comes; after arrivals it flushes tiny_http's connection pool so that no
+//! new connection stays queued behind busy threads.
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
+use super::doorbell::{self, FlushError, Ring};
 use super::stats::bump;
 use super::worker::{Shared, Worker};
-
-/// Path of the health probe's GET; answered without counting it.
-pub(crate) const PROBE_PATH: &str = "/.viewtron-probe";
 
 /// One tiny_http server over a duplicate of the listening socket.
 pub(crate) struct Generation {
@@ -66,6 +60,50 @@ pub(crate) enum Notice {
     Stop,
 }
 
+/// The sending side of the supervisor's messages: each message also wakes
+/// the supervisor from its `poll`.
+pub(crate) struct Notices {
+    tx: Sender<Notice>,
+    wake: UnixStream,
+}
+
+impl Notices {
+    pub fn send(&self, notice: Notice) -> Result<(), crossbeam_channel::SendError<Notice>> {
+        self.tx.send(notice)?;
+        // Non-blocking: a full socket already holds a wake-up.
+        let _ = (&self.wake).write(&[1]);
+        Ok(())
+    }
+}
+
+/// The supervisor's side of [`Notices`].
+pub(crate) struct Inbox {
+    rx: Receiver<Notice>,
+    wake: UnixStream,
+}
+
+/// A connected pair of [`Notices`] and [`Inbox`].
+pub(crate) fn notices() -> std::io::Result<(Notices, Inbox)> {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let (wake_tx, wake_rx) = UnixStream::pair()?;
+    wake_tx.set_nonblocking(true)?;
+    wake_rx.set_nonblocking(true)?;
+    Ok((Notices { tx, wake: wake_tx }, Inbox { rx, wake: wake_rx }))
+}
+
+impl Inbox {
+    /// The next message, if any, after clearing the wake-ups.
+    fn next(&self) -> Option<Notice> {
+        let mut buf = [0u8; 64];
+        while matches!((&self.wake).read(&mut buf), Ok(n) if n > 0) {}
+        match self.rx.try_recv() {
+            Ok(notice) => Some(notice),
+            Err(TryRecvError::Disconnected) => Some(Notice::Stop),
+            Err(TryRecvError::Empty) => None,
+        }
+    }
+}
+
 /// The currently accepting generation; `None` once the server has stopped
 /// (dropping it closes the listening socket).
 pub(crate) struct Current(RwLock<Option<Arc<Generation>>>);
@@ -91,11 +129,10 @@ impl Current {
 pub(crate) struct Supervisor {
     pub shared: Arc<Shared>,
     pub listener: TcpListener,
-    pub notices: Receiver<Notice>,
-    pub probe_every: Duration,
+    pub inbox: Inbox,
 }
 
-/// Where the probe connects: the bound address, or loopback for a wildcard.
+/// Where probes connect: the bound address, or loopback for a wildcard.
 fn probe_target(addr: SocketAddr) -> SocketAddr {
     match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, addr.port()).into(),
@@ -104,30 +141,22 @@ fn probe_target(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-/// A GET to ourselves: `true` if a worker answered it.
-fn probe(addr: SocketAddr, timeout: Duration) -> bool {
-    let attempt = || -> std::io::Result<bool> {
-        let mut s = TcpStream::connect_timeout(&addr, timeout)?;
-        s.set_read_timeout(Some(timeout))?;
-        s.set_write_timeout(Some(timeout))?;
-        write!(
-            s,
-            "GET {PROBE_PATH} HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n"
-        )?;
-        let mut head = [0u8; 12];
-        s.read_exact(&mut head)?;
-        Ok(head.starts_with(b"HTTP/1.") && &head[9..12] == b"200")
-    };
-    attempt().unwrap_or(false)
-}
+/// After arrivals, how long the supervisor lets more of a burst arrive
+/// before it flushes the pool once for all of them.
+const GATHER: Duration = Duration::from_millis(1);
 
-/// How often the supervisor nudges tiny_http's connection pool.
-const NUDGE_EVERY: Duration = Duration::from_millis(100);
+/// The least time between two flushes when the last one found nothing
+/// queued: under a stream of short connections (one post each) the pool
+/// frees threads by itself, and flushing after each would only add probes.
+const CALM_SPACING: Duration = Duration::from_millis(10);
 
-/// Connects to ourselves and closes at once (see the module docs).
-fn nudge(addr: SocketAddr) {
-    let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
-}
+/// After a flush that released queued connections, another one this much
+/// later makes sure none arrived too close behind it.
+const RECHECK_AFTER: Duration = Duration::from_millis(50);
+
+/// The most probes in one flush (the pool never needs more than the
+/// connections of one burst); arrivals after it start another.
+const PROBE_LIMIT: usize = 4096;
 
 impl Supervisor {
     /// Stops listening at once: new connections are refused, and tiny_http's
@@ -144,37 +173,62 @@ impl Supervisor {
 
     fn serve(&self) {
         let target = probe_target(self.shared.local_addr);
-        let timeout = Duration::from_secs(2);
-        let mut failures = 0;
-        let mut next_probe = Instant::now() + self.probe_every;
+        // A probe at least this often keeps tiny_http's accept() from
+        // reaching the listener's receive timeout (the read timeout).
+        let keepalive = (self.shared.config.read_timeout / 3).max(Duration::from_millis(300));
+        let mut last_probe = Instant::now();
+        let mut calm_until = Instant::now();
+        let mut recheck: Option<Instant> = None;
         loop {
-            match self.notices.recv_timeout(NUDGE_EVERY) {
-                Ok(Notice::Stop) | Err(RecvTimeoutError::Disconnected) => return,
-                Ok(Notice::Dead(id)) => {
-                    if self.shared.current.get().is_some_and(|g| g.id == id) {
-                        self.rebuild("accept loop reported an error");
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    if self.shared.stopping.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    nudge(target);
-                    if Instant::now() < next_probe {
-                        continue;
-                    }
-                    next_probe = Instant::now() + self.probe_every;
-                    // Only judge when some worker is free to answer.
-                    let busy = self.shared.busy.load(Ordering::SeqCst);
-                    if probe(target, timeout) || busy >= self.shared.config.workers {
-                        failures = 0;
-                    } else {
-                        failures += 1;
-                        if failures >= 2 {
-                            failures = 0;
-                            self.rebuild("health probe got no answer");
+            let now = Instant::now();
+            let due = recheck.map_or(last_probe + keepalive, |r| r.min(last_probe + keepalive));
+            let ring = doorbell::wait(
+                &self.listener,
+                &self.inbox.wake,
+                due.saturating_duration_since(now),
+            );
+            if self.shared.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            match ring {
+                Ring::Wake => {
+                    while let Some(notice) = self.inbox.next() {
+                        match notice {
+                            Notice::Stop => return,
+                            Notice::Dead(id) => {
+                                if self.shared.current.get().is_some_and(|g| g.id == id) {
+                                    self.rebuild("accept loop reported an error");
+                                }
+                            }
                         }
                     }
+                    continue;
+                }
+                Ring::Arrival => {
+                    // Let the rest of a burst arrive, and the accept thread
+                    // take it, then flush once for all of it.
+                    std::thread::sleep(GATHER.max(calm_until.saturating_duration_since(now)));
+                }
+                Ring::Quiet if recheck.is_some_and(|r| r <= now) => {}
+                Ring::Quiet if now < last_probe + keepalive => continue,
+                Ring::Quiet => {}
+            }
+            recheck = None;
+            last_probe = Instant::now();
+            match doorbell::flush(&self.listener, target, PROBE_LIMIT) {
+                Ok(flush) => {
+                    log::trace!("pool flushed with {} probe(s)", flush.probes);
+                    if flush.probes <= 2 && flush.settled {
+                        calm_until = Instant::now() + CALM_SPACING;
+                    } else {
+                        recheck = Some(Instant::now() + RECHECK_AFTER);
+                    }
+                }
+                Err(FlushError::Unanswered) => self.rebuild("probes got no answer"),
+                Err(FlushError::Io(e)) => {
+                    // Out of descriptors, or the port is gone: try again later.
+                    log::debug!("cannot probe {target}: {e}");
+                    recheck = Some(Instant::now() + Duration::from_secs(1));
                 }
             }
         }
@@ -215,9 +269,10 @@ impl Supervisor {
                     if shared.refusal_log.allow().is_some() {
                         log::error!("cannot restart the HTTP accept loop yet: {e}");
                     }
-                    match self.notices.recv_timeout(delay) {
-                        Ok(Notice::Stop) | Err(RecvTimeoutError::Disconnected) => return,
-                        _ => {}
+                    if doorbell::sleep(&self.inbox.wake, delay)
+                        && matches!(self.inbox.next(), Some(Notice::Stop))
+                    {
+                        return;
                     }
                     delay = (delay * 2).min(Duration::from_secs(1));
                 }

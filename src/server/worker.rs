@@ -17,7 +17,7 @@ use super::forwarded;
 use super::guard::{self, Credentials, Framing, LogLimiter};
 use super::pages::Page;
 use super::stats::{bump, Counters};
-use super::supervisor::{retire_after, Current, Generation, Idle, Notice, PROBE_PATH};
+use super::supervisor::{retire_after, Current, Generation, Idle, Notice, Notices};
 use super::{Overflow, UnparsedReason};
 use crate::body::Pool;
 use crate::limits::{MAX_DRAIN_BYTES, MAX_HEADERS, MAX_HEADER_BYTES};
@@ -50,7 +50,7 @@ pub(crate) struct Shared {
     /// The events channel's sender, dropped at shutdown so that `events()`
     /// ends when the last worker (each holds a clone) is done.
     pub tx: Mutex<Option<Sender<Event>>>,
-    pub notices: Sender<Notice>,
+    pub notices: Notices,
     pub refusal_log: LogLimiter,
     pub credentials: Option<Credentials>,
     /// Recycled body buffers.
@@ -327,9 +327,6 @@ impl Worker {
             .remote_addr()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip().to_canonical());
         let path = target_path(request.url());
-        if *request.method() == Method::Get && path == PROBE_PATH && peer.is_loopback() {
-            return self.respond(request, Response::from_string("ok"));
-        }
         let forwarded_for = request
             .headers()
             .iter()
