@@ -7,9 +7,9 @@
 
 mod callbacks;
 mod config;
+mod doorbell;
 mod events;
 mod forwarded;
-mod doorbell;
 mod guard;
 mod net;
 mod pages;
