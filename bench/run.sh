@@ -3,7 +3,7 @@
 # its stack (examples/ceiling.rs: bare tiny_http, no parsing), side by side in
 # the same run, on loopback. See bench/README.md.
 #
-#   bash bench/run.sh [--python-sdk]
+#   bash bench/run.sh [--python-sdk] [--bridge]
 #
 # Environment (defaults in brackets):
 #   DURATION     seconds of load per measurement [5]; each server runs DURATION+2
@@ -16,6 +16,9 @@
 # --python-sdk adds the reference Python SDK (PyPI viewtron==1.4.1, installed in a
 # throwaway venv) as a third server; when that install fails it says why and
 # goes on without it.
+#
+# --bridge then runs bench/bridge.sh (viewtron-bridge, and the vendor's Python
+# bridge when VENDOR_BRIDGE names its checkout; BRIDGE_CONNECTIONS [1 8]).
 set -euo pipefail
 
 usage() {
@@ -23,9 +26,11 @@ usage() {
 }
 
 python_sdk=false
+bridge=false
 for arg in "$@"; do
     case $arg in
         --python-sdk) python_sdk=true ;;
+        --bridge) bridge=true ;;
         -h | --help) usage; exit 0 ;;
         *) echo "run.sh: unknown argument '$arg'" >&2; usage >&2; exit 2 ;;
     esac
@@ -314,3 +319,8 @@ print("posts/s = posts answered 200 per second of client time; p50/p99 = client 
       "CPU us/post = server user+system CPU time / posts answered 200; "
       "check = server count (events, or requests for the ceiling) equals posts answered 200")
 PY
+
+if $bridge; then
+    echo
+    DURATION=$DURATION ROUNDS=$ROUNDS CONNECTIONS=${BRIDGE_CONNECTIONS:-1 8} bash bench/bridge.sh
+fi

@@ -54,16 +54,7 @@ elif [ -f "$vendor/.source" ]; then
     source_desc=$(cat "$vendor/.source")
 fi
 
-venv=${VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/viewtron-compat/venv}
-if [ ! -x "$venv/bin/python" ]; then
-    python=${PYTHON:-$(command -v python3.12 || ls -d "$HOME"/.pyenv/versions/3.12.*/bin/python 2>/dev/null | tail -n 1)}
-    [ -n "$python" ] || { echo "capture.sh: no Python 3.12 found; set PYTHON" >&2; exit 2; }
-    echo "capture.sh: creating $venv with $python" >&2
-    "$python" -m venv "$venv"
-    # The versions the stored capture was made with (the vendor's Dockerfile
-    # asks for viewtron>=1.3.0, paho-mqtt, requests, pyyaml, unpinned).
-    "$venv/bin/pip" install --quiet viewtron==1.4.1 paho-mqtt==2.2.0 PyYAML==6.0.4 requests==2.34.2
-fi
+venv=$(bash "$here/vendor-venv.sh")
 
 mkdir -p "$(dirname "$out")"
 TZ=${CAPTURE_TZ:-IST-5:30} "$venv/bin/python" "$here/capture.py" \
