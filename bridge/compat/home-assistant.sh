@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# The real consumer: our fixtures through the vendor's Python bridge and then
+# through viewtron-bridge into a real Home Assistant, and a comparison of what
+# Home Assistant made of each.
+#
+#   bash bridge/compat/home-assistant.sh [--vendor PATH] [--out DIR]
+#
+# --vendor PATH  the vendor's bridge (checkout of
+#                mikehaldas/viewtron-home-assistant or its viewtron_bridge.py);
+#                also VENDOR_BRIDGE. Without it, the vendor's side is taken
+#                from bridge/tests/golden/home-assistant-vendor.json (written
+#                by the last run that had it).
+# --out DIR      keep both results and both Home Assistant folders there
+#
+# Passes (exit 0) when every entity the vendor's bridge made Home Assistant
+# create, ours makes it create too, with the same entity id, unique id, name,
+# device class and icon, every licence-plate sensor ends in the same state,
+# every device has the same name, identifiers, manufacturer, model and
+# configuration URL, and Home Assistant's log shows no MQTT warning or error
+# for ours. Extra entities of ours are listed, not failed.
+#
+# Environment (defaults in brackets):
+#   HA_VERSION   the homeassistant release [2025.4.4]
+#   HA_VENV      its venv [${XDG_CACHE_HOME:-~/.cache}/viewtron-compat/ha-venv],
+#                created when missing with Python 3.13 (PYTHON313, or pyenv's
+#                3.13.*), constrained by the release's own package_constraints.txt
+#
+# Heavy: the first run installs Home Assistant (several minutes); a run then
+# takes a minute or two per bridge. Needs mosquitto and mosquitto-clients.
+set -euo pipefail
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+vendor=${VENDOR_BRIDGE:-}
+out=
+while [ $# -gt 0 ]; do
+    case $1 in
+        --vendor) vendor=${2:?--vendor needs a path}; shift 2 ;;
+        --out) out=${2:?--out needs a folder}; shift 2 ;;
+        -h | --help) usage; exit 0 ;;
+        *) echo "home-assistant.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+    esac
+done
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+say() { echo "home-assistant: $*" >&2; }
+export PATH=$PATH:/usr/sbin
+for tool in mosquitto mosquitto_sub mosquitto_pub; do
+    command -v "$tool" >/dev/null || { say "$tool is missing (apt-get install mosquitto mosquitto-clients)"; exit 2; }
+done
+
+# -- Home Assistant
+version=${HA_VERSION:-2025.4.4}
+venv=${HA_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/viewtron-compat/ha-venv}
+if ! "$venv/bin/python" -c "import homeassistant.const as c, hass_frontend, sys; sys.exit(c.__version__ != '$version')" 2>/dev/null; then
+    python=${PYTHON313:-$(ls -d "$HOME"/.pyenv/versions/3.13.*/bin/python 2>/dev/null | tail -n 1 || true)}
+    [ -n "$python" ] || python=$(command -v python3.13 || true)
+    [ -n "$python" ] || { say "no Python 3.13 found; set PYTHON313"; exit 2; }
+    say "installing homeassistant $version into $venv with $python (takes minutes)"
+    "$python" -m venv "$venv"
+    wheels=$(mktemp -d)
+    "$venv/bin/pip" download --quiet --disable-pip-version-check --no-deps -d "$wheels" "homeassistant==$version"
+    wheel=$(ls "$wheels"/homeassistant-*.whl)
+    # The release's own pins: without them pip backtracks for an hour.
+    "$venv/bin/python" - "$wheel" "$wheels" <<'PY'
+import json, sys, zipfile
+wheel, out = sys.argv[1], sys.argv[2]
+z = zipfile.ZipFile(wheel)
+open(f"{out}/constraints.txt", "wb").write(z.read("homeassistant/package_constraints.txt"))
+# What this test loads beyond the core: MQTT, and the frontend, without which
+# Home Assistant starts in recovery mode (no config entries).
+reqs = [r for d in ("mqtt", "frontend")
+        for r in json.loads(z.read(f"homeassistant/components/{d}/manifest.json"))["requirements"]]
+open(f"{out}/requirements.txt", "w").write("\n".join(reqs) + "\n")
+PY
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -c "$wheels/constraints.txt" \
+        "$wheel" -r "$wheels/requirements.txt"
+    rm -rf "$wheels"
+fi
+
+# -- the bridges
+say "building viewtron-bridge (release)"
+(cd "$root" && cargo build --release --quiet -p viewtron-bridge --bin viewtron-bridge)
+target_dir=$(cd "$root" && cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/viewtron-ha-compare.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+run() { # run NAME ARGS...: one Home Assistant run
+    local name=$1
+    shift
+    say "run with $name's bridge"
+    python3 "$here/home_assistant.py" --hass "$venv/bin/hass" --fixtures "$root/tests/fixtures" \
+        --out "$work/$name.json" ${out:+--keep "$out/ha-$name"} "$@"
+}
+golden=$root/bridge/tests/golden/home-assistant-vendor.json
+if [ -n "$vendor" ]; then
+    script=$vendor
+    [ -d "$vendor" ] && script=$(find "$vendor" -name viewtron_bridge.py -not -path '*/venv/*' | head -n 1)
+    [ -f "$script" ] || { say "no viewtron_bridge.py in $vendor"; exit 2; }
+    vvenv=$(bash "$here/vendor-venv.sh")
+    run vendor --vendor "$vvenv/bin/python" "$script"
+    cp "$work/vendor.json" "$golden"
+    say "stored the vendor's result in ${golden#"$root"/}"
+else
+    [ -f "$golden" ] || { say "no --vendor and no $golden"; exit 2; }
+    cp "$golden" "$work/vendor.json"
+fi
+run ours --ours "$target_dir/release/viewtron-bridge"
+if [ -n "$out" ]; then cp "$work/vendor.json" "$work/ours.json" "$out/"; fi
+
+python3 - "$work/vendor.json" "$work/ours.json" <<'PY'
+import json, sys
+
+vendor, ours = (json.load(open(p)) for p in sys.argv[1:3])
+problems = []
+mine = {e["unique_id"]: e for e in ours["entities"]}
+plate = lambda e: e["unique_id"].endswith(("_plate", "_plate_authorized"))
+for e in vendor["entities"]:
+    o = mine.pop(e["unique_id"], None)
+    if o is None:
+        problems.append(f"{e['entity_id']} ({e['unique_id']}): missing")
+        continue
+    for key in ("entity_id", "name", "device_class", "icon"):
+        if o[key] != e[key]:
+            problems.append(f"{e['unique_id']}: {key} ours {o[key]!r}, vendor {e[key]!r}")
+    if plate(e) and o["state"] != e["state"]:
+        problems.append(f"{e['entity_id']}: state ours {o['state']!r}, vendor {e['state']!r}")
+ours_devices = {json.dumps(d["identifiers"]): d for d in ours["devices"]}
+for d in vendor["devices"]:
+    o = ours_devices.get(json.dumps(d["identifiers"]))
+    if o is None:
+        problems.append(f"device {d['name']!r} {d['identifiers']}: missing")
+        continue
+    for key in ("name", "manufacturer", "model", "configuration_url"):
+        if o[key] != d[key]:
+            problems.append(f"device {d['identifiers']}: {key} ours {o[key]!r}, vendor {d[key]!r}")
+problems += [f"Home Assistant log (ours): {l}" for l in ours["mqtt_log_problems"]]
+print(f"Home Assistant {ours['ha_version']}: vendor's bridge -> {len(vendor['entities'])} entities, "
+      f"{len(vendor['devices'])} devices; ours -> {len(ours['entities'])} entities, {len(ours['devices'])} devices")
+for e in vendor["entities"]:
+    if plate(e):
+        print(f"  {e['entity_id']:55} vendor {e['state']!r}")
+if vendor["mqtt_log_problems"]:
+    print(f"  (the vendor's run logged {len(vendor['mqtt_log_problems'])} MQTT warnings/errors:")
+    for l in vendor["mqtt_log_problems"][:10]:
+        print(f"     {l}")
+    print("  )")
+for e in mine.values():
+    print(f"  extra entity of ours (allowed): {e['entity_id']} ({e['unique_id']})")
+if problems:
+    print(f"FAILED: {len(problems)} differences")
+    for p in problems:
+        print(f"  {p}")
+    sys.exit(1)
+print("PASSED: every entity, unique id, device and plate state the vendor's bridge made, ours makes")
+PY
