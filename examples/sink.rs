@@ -7,7 +7,8 @@
 //! ```
 //!
 //! It listens on `127.0.0.1:PORT` (0 picks a free port; the address is on
-//! standard error) and counts events through an `on_event` callback, or with
+//! standard error) and counts events (reading each one's category, description,
+//! plate and targets, as a user would) through an `on_event` callback, or with
 //! `--channel` through `server.events()` read by a consumer thread. After
 //! SECONDS (decimals allowed) it shuts the server down, which answers and
 //! delivers every request already received, and prints, on standard output:
@@ -65,7 +66,15 @@ fn main() -> ExitCode {
         builder // no callback: events go to the channel
     } else {
         let events = events.clone();
-        builder.on_event(move |_event, _ip| {
+        builder.on_event(move |event, _ip| {
+            // Read what a user reads, so that no lazy path can skip the
+            // parsing users pay for.
+            std::hint::black_box((
+                event.category(),
+                event.description(),
+                event.plate_number(),
+                event.targets().len(),
+            ));
             events.fetch_add(1, Ordering::Relaxed);
         })
     };
@@ -79,7 +88,13 @@ fn main() -> ExitCode {
     let consumer = args.channel.then(|| {
         let (stream, events) = (server.events(), events.clone());
         thread::spawn(move || {
-            for _event in stream {
+            for event in stream {
+                std::hint::black_box((
+                    event.category(),
+                    event.description(),
+                    event.plate_number(),
+                    event.targets().len(),
+                ));
                 events.fetch_add(1, Ordering::Relaxed);
             }
         })
