@@ -1,6 +1,7 @@
 //! Hostile clients: every fault is refused or survived, counted, and a
 //! normal camera post on a fresh connection is served afterwards.
-//! Loopback only; every wait is bounded by a read timeout.
+//! Loopback only; every wait is bounded by a read timeout. Refused framing
+//! and request smuggling have their own file, `tests/smuggling.rs`.
 
 mod common;
 
@@ -115,42 +116,6 @@ fn oversized_content_length_is_refused_without_reading() {
 }
 
 #[test]
-fn oversized_chunked_body_is_cut() {
-    let h = default();
-    let mut s = h.raw();
-    s.write_all(b"POST /API HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
-        .unwrap();
-    let chunk = vec![b'a'; 64 * 1024];
-    for _ in 0..20 {
-        // 1.25 MiB in all, over the 1 MiB limit.
-        write!(s, "{:x}\r\n", chunk.len()).unwrap();
-        s.write_all(&chunk).unwrap();
-        s.write_all(b"\r\n").unwrap();
-    }
-    let mut cam = Camera {
-        reader: std::io::BufReader::new(s),
-    };
-    assert_eq!(cam.read_response().status, 413);
-    // The rest of the body is not parsed as a post: tiny_http reads it as a
-    // request line, refuses it and closes.
-    let mut rest = Vec::new();
-    assert!(
-        cam.reader.read_to_end(&mut rest).is_ok(),
-        "the server closed"
-    );
-    assert!(
-        rest.is_empty() || rest.starts_with(b"HTTP/1.1 400"),
-        "{:?}",
-        String::from_utf8_lossy(&rest)
-    );
-    h.assert_healthy();
-    let stats = h.finish();
-    assert_eq!(stats.refused_by_reason["too_large"], 1);
-    assert_eq!(stats.parked, 0);
-    assert_eq!(stats.events(), 1, "only the healthy post");
-}
-
-#[test]
 fn client_vanishing_mid_body_delivers_nothing() {
     let h = default();
     let mut s = h.raw();
@@ -230,50 +195,6 @@ fn garbage_tls_and_http2_are_survived() {
         h.assert_healthy();
     }
     assert_eq!(h.finish().events(), 4);
-}
-
-#[test]
-fn chunked_body_followed_by_a_smuggled_request() {
-    let h = default();
-    let mut s = h.raw();
-    // Both Content-Length and Transfer-Encoding: refused as ambiguous; the
-    // chunked body is read to its end so the connection stays in sync.
-    let smuggled = format!(
-        "POST /API HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{LPR_V1}",
-        LPR_V1.len()
-    );
-    write!(
-        s,
-        "POST /API HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{smuggled}\r\n0\r\n\r\n",
-        smuggled.len()
-    )
-    .unwrap();
-    let mut cam = Camera {
-        reader: std::io::BufReader::new(s),
-    };
-    assert_eq!(cam.read_response().status, 400);
-    // Still in sync: the next request on the same connection is a real one.
-    assert_success(&cam.post("/API", INTRUSION_V2));
-    assert_eq!(
-        h.events.recv_timeout(TIMEOUT).unwrap().alarm_type(),
-        "regionIntrusion"
-    );
-    h.assert_healthy();
-    let stats = h.finish();
-    assert_eq!(stats.refused_by_reason["bad_framing"], 1);
-    assert_eq!(stats.events(), 2, "nothing smuggled");
-    assert!(h.events.try_recv().is_err());
-}
-
-#[test]
-fn non_numeric_content_length_is_refused() {
-    let h = default();
-    let mut s = h.raw();
-    s.write_all(b"POST /API HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n")
-        .unwrap();
-    assert_eq!(status_of(&mut s), Some(400));
-    h.assert_healthy();
-    assert_eq!(h.refused("bad_framing"), 1);
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::callbacks::Callbacks;
-use super::guard::Cidr;
+use super::guard::{BasicAuth, Cidr};
 use super::pages::{Page, Pages};
 use super::{Server, Stats, UnparsedReason};
 use crate::{AlarmStatus, Event};
@@ -82,7 +82,8 @@ pub(crate) struct Config {
     pub read_timeout: Duration,
     pub allow: Vec<Cidr>,
     pub trusted_proxies: Vec<Cidr>,
-    pub credentials: Option<(String, String)>,
+    /// Redacted in `Debug` (the password shows as `***`).
+    pub credentials: Option<BasicAuth>,
     pub pages: Pages,
 }
 
@@ -328,7 +329,10 @@ impl ServerBuilder {
     /// # Ok::<(), viewtron::BuildError>(())
     /// ```
     pub fn basic_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
-        self.config.credentials = Some((user.into(), password.into()));
+        self.config.credentials = Some(BasicAuth {
+            user: user.into(),
+            password: password.into(),
+        });
         self
     }
 
@@ -490,8 +494,8 @@ impl ServerBuilder {
         if c.read_timeout < Duration::from_secs(1) {
             return invalid("read_timeout", "must be at least 1 second");
         }
-        if let Some((user, _)) = &c.credentials {
-            if user.contains(':') {
+        if let Some(auth) = &c.credentials {
+            if auth.user.contains(':') {
                 return invalid("basic_auth", "the user name cannot contain ':'");
             }
         }

@@ -93,6 +93,24 @@ impl fmt::Display for Cidr {
     }
 }
 
+/// The user name and password given to
+/// [`basic_auth`](super::ServerBuilder::basic_auth). `Debug` shows the user
+/// name and never the password.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct BasicAuth {
+    pub user: String,
+    pub password: String,
+}
+
+impl fmt::Debug for BasicAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BasicAuth")
+            .field("user", &self.user)
+            .field("password", &"***")
+            .finish()
+    }
+}
+
 /// The `Authorization` value a camera must send, precomputed.
 #[derive(Clone)]
 pub(crate) struct Credentials {
@@ -100,9 +118,11 @@ pub(crate) struct Credentials {
 }
 
 impl Credentials {
-    pub fn new(user: &str, password: &str) -> Credentials {
+    pub fn new(auth: &BasicAuth) -> Credentials {
         Credentials {
-            token: STANDARD.encode(format!("{user}:{password}")).into_bytes(),
+            token: STANDARD
+                .encode(format!("{}:{}", auth.user, auth.password))
+                .into_bytes(),
         }
     }
 
@@ -145,10 +165,12 @@ pub(crate) enum Framing {
 }
 
 /// Rejects ambiguous framing: several different `Content-Length`s, a
-/// non-numeric one, both `Content-Length` and `Transfer-Encoding`, or any
-/// transfer coding other than `chunked`.
+/// non-numeric one, both `Content-Length` and `Transfer-Encoding`, any
+/// transfer coding other than a single `chunked`, or a `Transfer-Encoding`
+/// in an HTTP/1.0 request (RFC 9112 §6.1: its framing is faulty).
 pub(crate) fn framing<'a>(
     headers: impl Iterator<Item = (&'a str, &'a str)>,
+    http_1_0: bool,
 ) -> Result<Framing, &'static str> {
     let mut length: Option<u64> = None;
     let mut chunked = false;
@@ -171,6 +193,7 @@ pub(crate) fn framing<'a>(
         }
     }
     match (length, chunked) {
+        (_, true) if http_1_0 => Err("Transfer-Encoding in an HTTP/1.0 request"),
         (Some(_), true) => Err("both Content-Length and Transfer-Encoding"),
         (_, true) => Ok(Framing::Chunked),
         (n, false) => Ok(Framing::Length(n.unwrap_or(0))),
@@ -231,7 +254,16 @@ mod tests {
 
     #[test]
     fn basic_credentials() {
-        let c = Credentials::new("cam", "s3cret");
+        let auth = BasicAuth {
+            user: "cam".into(),
+            password: "s3cret".into(),
+        };
+        assert_eq!(
+            format!("{auth:?}"),
+            r#"BasicAuth { user: "cam", password: "***" }"#
+        );
+        let c = Credentials::new(&auth);
+        assert_eq!(format!("{c:?}"), "Credentials(..)");
         assert!(c.check(Some("Basic Y2FtOnMzY3JldA==")));
         assert!(c.check(Some("basic  Y2FtOnMzY3JldA== ")));
         assert!(!c.check(Some("Basic Y2FtOnMzY3JldA")));
@@ -245,7 +277,7 @@ mod tests {
 
     #[test]
     fn framing_rules() {
-        let f = |h: &[(&'static str, &'static str)]| framing(h.iter().copied());
+        let f = |h: &[(&'static str, &'static str)]| framing(h.iter().copied(), false);
         assert_eq!(f(&[]), Ok(Framing::Length(0)));
         assert_eq!(f(&[("content-length", "12")]), Ok(Framing::Length(12)));
         assert_eq!(
@@ -264,6 +296,11 @@ mod tests {
             ("Transfer-Encoding", "chunked")
         ])
         .is_err());
+        assert!(f(&[("Transfer-Encoding", "chunked, identity")]).is_err());
+        assert!(f(&[("Transfer-Encoding", "xchunked"), ("Content-Length", "3")]).is_err());
+        let http_1_0 = |h: &[(&'static str, &'static str)]| framing(h.iter().copied(), true);
+        assert!(http_1_0(&[("Transfer-Encoding", "chunked")]).is_err());
+        assert_eq!(http_1_0(&[("Content-Length", "3")]), Ok(Framing::Length(3)));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! camera's `200`, and a callback stuck in one worker never stops the others.
 
 mod callbacks;
+mod closing;
 mod config;
 mod doorbell;
 mod events;
@@ -13,6 +14,8 @@ mod forwarded;
 mod guard;
 mod net;
 mod pages;
+mod refusal;
+mod sockets;
 mod stats;
 mod supervisor;
 mod worker;
@@ -22,6 +25,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 
@@ -33,6 +37,7 @@ pub use stats::{Camera, Stats};
 
 use crate::body::Pool;
 use crate::{Event, ParseError, Unrecognized};
+use closing::Closer;
 use guard::Credentials;
 use supervisor::{Current, Generation, Supervisor};
 use worker::{Shared, Worker};
@@ -168,10 +173,10 @@ impl Server {
         let (tx, rx) = crossbeam_channel::bounded(config.channel_capacity);
         let (notices, inbox) = supervisor::notices().map_err(BuildError::Spawn)?;
         let channel = config.channel.unwrap_or(callbacks.on_event.is_none());
-        let credentials = config
-            .credentials
-            .as_ref()
-            .map(|(user, password)| Credentials::new(user, password));
+        let credentials = config.credentials.as_ref().map(Credentials::new);
+        // A closed connection's peer is remembered as long as tiny_http may
+        // keep that connection open without traffic.
+        let closer = Closer::new(&listener, config.read_timeout + Duration::from_secs(5));
         let shared = Arc::new(Shared {
             channel,
             callbacks,
@@ -185,6 +190,7 @@ impl Server {
             notices,
             refusal_log: Default::default(),
             credentials,
+            closer,
             stopped: Default::default(),
             pool: Arc::new(Pool::new(config.workers * 2)),
             config,

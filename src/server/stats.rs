@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use super::worker::Refusal;
+use super::refusal::Refusal;
 use crate::Category;
 
 /// A camera or NVR the server has heard from.
@@ -70,8 +70,14 @@ pub struct Stats {
     /// Requests refused, by reason: `forbidden` (403, allowlist),
     /// `unauthorized` (401), `method_not_allowed` (405), `not_found` (404),
     /// `too_large` (413), `bad_framing` (400), `too_many_headers` (431),
-    /// `incomplete_body` (peer stalled or vanished mid-body).
+    /// `incomplete_body` (peer stalled or vanished mid-body). Refusals of
+    /// requests with a body, and every `bad_framing` and `incomplete_body`,
+    /// close their connection.
     pub refused_by_reason: BTreeMap<&'static str, u64>,
+    /// Requests read from a connection after a request on it was refused
+    /// and the connection closed (what a smuggler hides in a body): neither
+    /// answered nor delivered.
+    pub discarded: u64,
     /// Connections parked because tiny_http could not safely drop them
     /// (see the README's "Limits and guarantees").
     pub parked: u64,
@@ -104,6 +110,7 @@ pub(crate) struct Counters {
     pub dropped: AtomicU64,
     pub bytes_received: AtomicU64,
     pub refused: [AtomicU64; 8],
+    pub discarded: AtomicU64,
     pub parked: AtomicU64,
     pub accept_restarts: AtomicU64,
     cameras: Mutex<HashMap<IpAddr, Camera>>,
@@ -176,6 +183,7 @@ impl Counters {
                 .zip(&self.refused)
                 .map(|(r, n)| (r.key(), get(n)))
                 .collect(),
+            discarded: get(&self.discarded),
             parked: get(&self.parked),
             accept_restarts: get(&self.accept_restarts),
             cameras,

@@ -2,6 +2,7 @@
 //! then parse and deliver.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -9,13 +10,15 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use crossbeam_channel::{Sender, TrySendError};
-use tiny_http::{Header, Method, Request, Response, StatusCode};
+use tiny_http::{HTTPVersion, Method, Request, Response, StatusCode};
 
 use super::callbacks::{guarded, Callbacks};
+use super::closing::{Closer, Watched};
 use super::config::Config;
 use super::forwarded;
 use super::guard::{self, Credentials, Framing, LogLimiter};
 use super::pages::Page;
+use super::refusal::{header, Answer, Refusal};
 use super::stats::{bump, Counters};
 use super::supervisor::{retire_after, Current, Generation, Idle, Notice, Notices};
 use super::{Overflow, UnparsedReason};
@@ -53,6 +56,8 @@ pub(crate) struct Shared {
     pub notices: Notices,
     pub refusal_log: LogLimiter,
     pub credentials: Option<Credentials>,
+    /// Ends connections after refusals, and knows which it ended.
+    pub closer: Closer,
     /// Recycled body buffers.
     pub pool: Arc<Pool>,
     /// Set, and notified, when the last pool worker has finished.
@@ -76,10 +81,6 @@ impl Shared {
     }
 }
 
-fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("static header is valid")
-}
-
 fn find_header<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
     request
         .headers()
@@ -100,70 +101,6 @@ pub(crate) fn target_path(url: &str) -> &str {
         .map(|after| after.find('/').map_or("/", |i| &after[i..]))
         .unwrap_or(url);
     rest.split(['?', '#']).next().unwrap_or("/")
-}
-
-/// Why a request was refused; the key is what [`Stats`](super::Stats) counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refusal {
-    Forbidden,
-    Unauthorized,
-    MethodNotAllowed,
-    NotFound,
-    TooLarge,
-    BadFraming,
-    TooManyHeaders,
-    IncompleteBody,
-}
-
-impl Refusal {
-    pub const ALL: [Refusal; 8] = [
-        Refusal::Forbidden,
-        Refusal::Unauthorized,
-        Refusal::MethodNotAllowed,
-        Refusal::NotFound,
-        Refusal::TooLarge,
-        Refusal::BadFraming,
-        Refusal::TooManyHeaders,
-        Refusal::IncompleteBody,
-    ];
-
-    pub fn key(self) -> &'static str {
-        match self {
-            Refusal::Forbidden => "forbidden",
-            Refusal::Unauthorized => "unauthorized",
-            Refusal::MethodNotAllowed => "method_not_allowed",
-            Refusal::NotFound => "not_found",
-            Refusal::TooLarge => "too_large",
-            Refusal::BadFraming => "bad_framing",
-            Refusal::TooManyHeaders => "too_many_headers",
-            Refusal::IncompleteBody => "incomplete_body",
-        }
-    }
-
-    fn status(self) -> u16 {
-        match self {
-            Refusal::Forbidden => 403,
-            Refusal::Unauthorized => 401,
-            Refusal::MethodNotAllowed => 405,
-            Refusal::NotFound => 404,
-            Refusal::TooLarge => 413,
-            Refusal::BadFraming | Refusal::IncompleteBody => 400,
-            Refusal::TooManyHeaders => 431,
-        }
-    }
-
-    fn text(self) -> &'static str {
-        match self {
-            Refusal::Forbidden => "source address not allowed\n",
-            Refusal::Unauthorized => "authentication required\n",
-            Refusal::MethodNotAllowed => "method not allowed\n",
-            Refusal::NotFound => "no such path\n",
-            Refusal::TooLarge => "body too large\n",
-            Refusal::BadFraming => "ambiguous or malformed body framing\n",
-            Refusal::TooManyHeaders => "too many header fields\n",
-            Refusal::IncompleteBody => "incomplete body\n",
-        }
-    }
 }
 
 pub(crate) struct Worker {
@@ -270,62 +207,70 @@ impl Worker {
         }
     }
 
-    /// Refuses a request without ever letting tiny_http drain a huge body
-    /// or leave a chunked body unread on a connection that stays open.
-    fn refuse(&self, mut request: Request, why: Refusal, ip: IpAddr) {
+    /// Refuses a request. One with a body (or framing in doubt) is answered
+    /// with `Connection: close` and its connection ended without reading
+    /// the body; a request without a body keeps its connection.
+    fn refuse(&self, request: Request, why: Refusal, ip: IpAddr) {
         let shared = &*self.shared;
         shared.counters.refusal(why);
         if let Some(suppressed) = shared.refusal_log.allow() {
+            // The path only: no query string, no user info, control
+            // characters escaped. Request headers are never logged.
             log::warn!(
-                "refused {} {} from {ip}: {} {} ({suppressed} more refusals not logged)",
+                "refused {} {:?} from {ip}: {} {} ({suppressed} more refusals not logged)",
                 request.method(),
-                request.url(),
+                target_path(request.url()),
                 why.status(),
                 why.key()
             );
         }
-        let mut response =
-            Response::from_string(why.text()).with_status_code(StatusCode(why.status()));
-        match why {
-            Refusal::MethodNotAllowed => response.add_header(header("Allow", "GET, HEAD, POST")),
-            Refusal::Unauthorized => {
-                response.add_header(header("WWW-Authenticate", "Basic realm=\"viewtron\""))
-            }
-            _ => {}
-        }
-        let chunked = find_header(&request, "Transfer-Encoding").is_some();
-        let trusted = !matches!(why, Refusal::Forbidden | Refusal::Unauthorized);
-        if chunked && trusted {
-            // Read the chunked body to its end within the limit, so the
-            // connection stays in sync. Beyond the limit, or with broken
-            // chunk framing, the rest is left to tiny_http, which reads it
-            // as the next request (in practice a 400 and a close). Bodies
-            // of refused sources and credentials are never read.
-            let limit = shared.config.max_body as u64 + 1;
-            let _ = std::io::copy(&mut request.as_reader().take(limit), &mut std::io::sink());
-            self.respond(request, response);
-        } else if chunked || request.body_length().map_or(0, |n| n as u64) <= MAX_DRAIN_BYTES {
-            self.respond(request, response);
+        let close = matches!(why, Refusal::BadFraming | Refusal::IncompleteBody)
+            || Self::has_body(&request);
+        if close {
+            self.answer_and_close(request, why.answer());
         } else {
-            self.park(request, response);
+            self.respond(request, why.answer().response());
         }
     }
 
-    /// Answers and then keeps the connection's unread body away from
-    /// tiny_http for good: its thread and socket stay parked until the
-    /// process exits. Used only where dropping the request would make
-    /// tiny_http allocate the declared size at once (and abort).
-    fn park(&self, request: Request, response: Response<std::io::Cursor<Vec<u8>>>) {
+    /// Answers and ends the connection (see [`Closer::answer_and_close`]).
+    /// A declared body too large for tiny_http to drain safely keeps its
+    /// connection parked instead.
+    fn answer_and_close(&self, request: Request, answer: Answer) {
+        let closer = &self.shared.closer;
+        let bytes = answer.closing(*request.method() == Method::Head);
+        if request.body_length().map_or(0, |n| n as u64) <= MAX_DRAIN_BYTES {
+            closer.answer_and_close(request, &bytes);
+            return;
+        }
         bump(&self.shared.counters.parked);
-        let stream = request.upgrade("close", response);
-        std::mem::forget(stream);
+        closer.answer_and_park(request, &bytes, |request| {
+            // No socket access: tiny_http answers (it cannot say
+            // `Connection: close`) and the request is kept for good.
+            std::mem::forget(request.upgrade("close", answer.response()));
+        });
+    }
+
+    /// Drops a request from a condemned connection: no answer, no delivery.
+    fn discard(&self, request: Request) {
+        bump(&self.shared.counters.discarded);
+        if request.body_length().map_or(0, |n| n as u64) <= MAX_DRAIN_BYTES {
+            drop(request.into_writer());
+        } else {
+            bump(&self.shared.counters.parked);
+            std::mem::forget(request);
+        }
     }
 
     fn handle(&self, mut request: Request) {
         let shared = &*self.shared;
-        let peer = request
-            .remote_addr()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip().to_canonical());
+        let remote = request.remote_addr().copied();
+        let peer = remote.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip().to_canonical());
+        if remote.is_some_and(|r| shared.closer.is_condemned(r)) {
+            // Parsed from bytes that followed a refused request on a closed
+            // connection: what a smuggler hides in a body. Never served.
+            return self.discard(request);
+        }
         let path = target_path(request.url());
         let forwarded_for = request
             .headers()
@@ -346,6 +291,20 @@ impl Worker {
         if request.headers().len() > MAX_HEADERS || header_bytes > MAX_HEADER_BYTES {
             return self.refuse(request, Refusal::TooManyHeaders, ip);
         }
+        // Framing is checked for every method: tiny_http would otherwise
+        // resolve a doubtful one its own way and read the rest as a request.
+        let headers = request
+            .headers()
+            .iter()
+            .map(|h| (h.field.as_str().as_str(), h.value.as_str()));
+        let http_1_0 = *request.http_version() == HTTPVersion(1, 0);
+        let framing = match guard::framing(headers, http_1_0) {
+            Ok(f) => f,
+            Err(why) => {
+                log::debug!("bad framing from {ip}: {why}");
+                return self.refuse(request, Refusal::BadFraming, ip);
+            }
+        };
         match request.method() {
             Method::Post => {}
             Method::Get | Method::Head => {
@@ -354,13 +313,19 @@ impl Worker {
                     .pages
                     .answer(path, || shared.counters.snapshot());
                 let page = page.unwrap_or_else(|| Page::text(GET_TEXT));
-                let response = Response::from_string(page.body())
-                    .with_status_code(StatusCode(page.status()))
-                    .with_header(
-                        Header::from_bytes("Content-Type", page.content_type())
-                            .unwrap_or_else(|()| header("Content-Type", "text/plain")),
-                    );
-                return self.respond(request, response);
+                let answer = Answer {
+                    status: page.status(),
+                    content_type: page.content_type(),
+                    extra: None,
+                    body: page.body(),
+                };
+                // A body on a GET means nothing here; it is not read, so the
+                // connection ends after the answer.
+                return if framing == Framing::Length(0) {
+                    self.respond(request, answer.response())
+                } else {
+                    self.answer_and_close(request, answer)
+                };
             }
             _ => return self.refuse(request, Refusal::MethodNotAllowed, ip),
         }
@@ -373,37 +338,31 @@ impl Worker {
                 return self.refuse(request, Refusal::Unauthorized, ip);
             }
         }
-        let headers = request
-            .headers()
-            .iter()
-            .map(|h| (h.field.as_str().as_str(), h.value.as_str()));
-        let framing = match guard::framing(headers) {
-            Ok(f) => f,
-            Err(why) => {
-                log::debug!("bad framing from {ip}: {why}");
-                return self.refuse(request, Refusal::BadFraming, ip);
-            }
-        };
         let max = shared.config.max_body;
         if let Framing::Length(n) = framing {
             if n > max as u64 {
                 return self.refuse(request, Refusal::TooLarge, ip);
             }
         }
-        let incomplete = |request: Request, e: std::io::Error| {
-            // A stalled (read timeout) or vanished peer, or broken chunks.
-            // What is left of a `Content-Length` body is at most `max_body`:
-            // safe for tiny_http to drain from a socket that is failing.
+        // A stalled (read timeout) or vanished peer, or broken chunks: one
+        // 400, the connection closed, nothing delivered.
+        let broken = |request: Request, e: std::io::Error| {
             log::debug!("incomplete body from {ip}: {e}");
-            shared.counters.refusal(Refusal::IncompleteBody);
-            drop(request);
+            let why = match e.kind() {
+                // The chunk decoder's verdict (also for a body cut short).
+                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => {
+                    Refusal::BadFraming
+                }
+                _ => Refusal::IncompleteBody,
+            };
+            self.refuse(request, why, ip)
         };
         let body = match framing {
             Framing::Length(n) => {
                 // Straight into a recycled, initialised buffer: no zeroing.
                 let mut buf = shared.pool.take(n as usize);
                 if let Err(e) = request.as_reader().read_exact(&mut buf) {
-                    return incomplete(request, e);
+                    return broken(request, e);
                 }
                 shared.pool.body(buf)
             }
@@ -414,21 +373,38 @@ impl Worker {
                     .take(max as u64 + 1)
                     .read_to_end(&mut buf);
                 match read {
-                    Err(e) => return incomplete(request, e),
+                    Err(e) => return broken(request, e),
                     Ok(_) if buf.len() > max => return self.refuse(request, Refusal::TooLarge, ip),
                     Ok(_) => shared.pool.body(buf),
                 }
             }
         };
+        // The answer notes whether a refusal closed the connection before
+        // it was written: then this request followed the refused one.
+        let condemned = Cell::new(false);
+        let watched = Watched::new(SUCCESS_XML.as_bytes(), &shared.closer, remote, &condemned);
         let response = Response::new(
             StatusCode(200),
             vec![header("Content-Type", "application/xml")],
-            SUCCESS_XML.as_bytes(),
+            watched,
             Some(SUCCESS_XML.len()),
             None,
         );
         self.respond(request, response);
+        if condemned.get() {
+            bump(&shared.counters.discarded);
+            return;
+        }
         self.deliver(body, framing == Framing::Chunked, ip);
+    }
+
+    /// Whether the request carries a body (or claims to): then refusing it
+    /// leaves bytes unread on its connection.
+    fn has_body(request: &Request) -> bool {
+        request.headers().iter().any(|h| {
+            h.field.equiv("Transfer-Encoding")
+                || (h.field.equiv("Content-Length") && h.value.as_str().trim() != "0")
+        })
     }
 
     /// Parses an answered post and hands it to the callbacks and channel.

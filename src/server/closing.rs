@@ -1,0 +1,229 @@
+//! Answering a request and ending its connection: the one step every
+//! refusal takes when it leaves bytes unread.
+//!
+//! Once a request is refused without its body being read (or with its
+//! framing in doubt), nothing the client sent after the head may ever be
+//! taken for a request (RFC 9112 §6.3): otherwise a body crafted for a front
+//! end that frames it differently becomes a second, smuggled request here.
+//! [`Closer::answer_and_close`] does, in this order:
+//!
+//! 1. finds the connection's socket ([`Sockets`]) and shuts its reading side,
+//!    so that tiny_http can only see bytes already received, then EOF;
+//! 2. writes the answer (with `Connection: close`) through the request's own
+//!    writer, which waits for every earlier answer on the connection;
+//! 3. marks the peer *condemned*: requests tiny_http still parses from bytes
+//!    received before the close are discarded, never answered or delivered;
+//! 4. shuts the writing side: the client gets the answer, then EOF. Anything
+//!    tiny_http would still write (its own `400` for garbage) fails, and any
+//!    byte the client sends from now on resets the connection.
+//!
+//! tiny_http's thread for the connection then reads what was already
+//! received, meets EOF and ends, closing its two descriptors.
+//!
+//! Without access to the socket (see [`Sockets`]), steps 1 and 4 are skipped:
+//! the answer still says `Connection: close` and everything the connection
+//! sends afterwards is still discarded, but the connection stays open until
+//! the client closes it or the read timeout does.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use tiny_http::Request;
+
+use super::sockets::Sockets;
+
+/// Ends connections after an answer and remembers which ones it ended.
+pub(crate) struct Closer {
+    sockets: Option<Sockets>,
+    condemned: RwLock<HashMap<SocketAddr, Condemned>>,
+    /// `condemned.len()`, readable without the lock: the common case is zero.
+    count: AtomicUsize,
+    /// How long a condemned peer is remembered after its last request.
+    remember: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Condemned {
+    last_seen: Instant,
+    /// Whether the socket was shut down (so a live socket with the same
+    /// peer address is a new connection).
+    closed: bool,
+}
+
+impl Closer {
+    /// `remember` must outlast the time a connection can stay open without
+    /// sending (the read timeout).
+    pub fn new(listener: &TcpListener, remember: Duration) -> Closer {
+        let sockets = Sockets::new(listener);
+        if sockets.is_none() {
+            log::warn!(
+                "refused connections cannot be closed at once on this system (no pidfd_getfd): \
+                 they end when the client closes them or after the read timeout"
+            );
+        }
+        Closer {
+            sockets,
+            condemned: RwLock::new(HashMap::new()),
+            count: AtomicUsize::new(0),
+            remember,
+        }
+    }
+
+    /// The socket of our connection with `peer`, to shut down (for instance
+    /// to stop a read that is waiting on it).
+    pub fn socket(&self, peer: SocketAddr) -> Option<socket2::Socket> {
+        self.sockets.as_ref()?.find(peer)
+    }
+
+    /// Writes `answer` (a complete HTTP answer, which should say
+    /// `Connection: close`) after every earlier answer on the connection,
+    /// then ends the connection without reading anything more from it.
+    /// Returns whether the socket was shut down at once.
+    ///
+    /// Not for a request whose unread `Content-Length` body is too large for
+    /// tiny_http to drain: see [`answer_and_park`](Self::answer_and_park).
+    pub fn answer_and_close(&self, request: Request, answer: &[u8]) -> bool {
+        let peer = request.remote_addr().copied();
+        let socket = peer.and_then(|p| self.socket(p));
+        if let Some(socket) = &socket {
+            let _ = socket.shutdown(Shutdown::Read);
+        }
+        // Dropping the request's body reader here lets tiny_http drain an
+        // unread `Content-Length` body: from a socket shut for reading, that
+        // ends at what was already received.
+        let mut writer = request.into_writer();
+        if let Err(e) = writer.write_all(answer).and_then(|()| writer.flush()) {
+            log::debug!("could not answer before closing: {e}");
+        }
+        if let Some(peer) = peer {
+            self.condemn(peer, socket.is_some());
+        }
+        if let Some(socket) = &socket {
+            let _ = socket.shutdown(Shutdown::Write);
+        }
+        drop(writer);
+        socket.is_some()
+    }
+
+    /// Like [`answer_and_close`](Self::answer_and_close) for a request whose
+    /// body reader must never be dropped (tiny_http would allocate the whole
+    /// declared remainder at once). The answer goes straight to the socket,
+    /// and the request is leaked: tiny_http's thread for the connection and
+    /// its two descriptors stay until the process exits. Without access to
+    /// the socket, `fallback` answers and keeps the request.
+    pub fn answer_and_park(&self, request: Request, answer: &[u8], fallback: impl FnOnce(Request)) {
+        let peer = request.remote_addr().copied();
+        match peer.and_then(|p| Some((p, self.socket(p)?))) {
+            Some((peer, socket)) => {
+                let _ = socket.shutdown(Shutdown::Read);
+                if let Err(e) = (&socket).write_all(answer) {
+                    log::debug!("could not answer before closing: {e}");
+                }
+                self.condemn(peer, true);
+                let _ = socket.shutdown(Shutdown::Write);
+                std::mem::forget(request);
+            }
+            None => {
+                if let Some(peer) = peer {
+                    self.condemn(peer, false);
+                }
+                fallback(request);
+            }
+        }
+    }
+
+    fn condemn(&self, peer: SocketAddr, closed: bool) {
+        let mut map = self.condemned.write().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if map.len() >= 1024 {
+            map.retain(|_, c| now.duration_since(c.last_seen) < self.remember);
+        }
+        map.insert(
+            peer,
+            Condemned {
+                last_seen: now,
+                closed,
+            },
+        );
+        self.count.store(map.len(), Ordering::SeqCst);
+    }
+
+    /// Whether a request from `peer` came from a connection that was
+    /// answered and closed: such a request must be neither answered nor
+    /// delivered.
+    pub fn is_condemned(&self, peer: SocketAddr) -> bool {
+        if self.count.load(Ordering::SeqCst) == 0 {
+            return false;
+        }
+        let entry = self
+            .condemned
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&peer)
+            .copied();
+        let Some(entry) = entry else { return false };
+        let mut condemned = entry.last_seen.elapsed() < self.remember;
+        if condemned && entry.closed {
+            // The same address and port may come back as a new connection
+            // once the old one is gone: a live, writable socket is that new
+            // connection (the old one was shut for writing).
+            let live = self.socket(peer).is_some_and(|s| s.send(&[]).is_ok());
+            condemned = !live;
+        }
+        let mut map = self.condemned.write().unwrap_or_else(|e| e.into_inner());
+        if condemned {
+            if let Some(c) = map.get_mut(&peer) {
+                c.last_seen = Instant::now();
+            }
+        } else {
+            map.remove(&peer);
+        }
+        self.count.store(map.len(), Ordering::SeqCst);
+        condemned
+    }
+}
+
+/// The body of an answer that, when tiny_http writes it — after every
+/// earlier answer on the connection is complete — notes whether the
+/// connection has been condemned meanwhile. An answer written after a
+/// refusal on the same connection belongs to a request that followed the
+/// refused one: it must not be delivered.
+pub(crate) struct Watched<'a> {
+    body: &'a [u8],
+    closer: &'a Closer,
+    peer: Option<SocketAddr>,
+    condemned: &'a std::cell::Cell<bool>,
+    looked: bool,
+}
+
+impl<'a> Watched<'a> {
+    pub fn new(
+        body: &'a [u8],
+        closer: &'a Closer,
+        peer: Option<SocketAddr>,
+        condemned: &'a std::cell::Cell<bool>,
+    ) -> Watched<'a> {
+        Watched {
+            body,
+            closer,
+            peer,
+            condemned,
+            looked: false,
+        }
+    }
+}
+
+impl Read for Watched<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !self.looked {
+            self.looked = true;
+            let condemned = self.peer.is_some_and(|p| self.closer.is_condemned(p));
+            self.condemned.set(condemned);
+        }
+        self.body.read(buf)
+    }
+}
