@@ -31,10 +31,10 @@ use std::time::Duration;
 /// Share of one core that searches may use, over a one-second window.
 const BUDGET: Duration = Duration::from_millis(250);
 
-/// Finds the sockets of this server's connections.
+/// Finds the sockets of this server's connections. It holds no descriptor
+/// of its own between searches (a server short of descriptors needs each).
 #[cfg(target_os = "linux")]
 pub(crate) struct Sockets {
-    pidfd: std::os::fd::OwnedFd,
     port: u16,
     /// Held during a search; the window start and time spent in it.
     budget: std::sync::Mutex<(std::time::Instant, Duration)>,
@@ -54,7 +54,6 @@ impl Sockets {
         let port = listener.local_addr().ok()?.port();
         let same = copy.local_addr().ok()?.as_socket().map(|a| a.port()) == Some(port);
         same.then(|| Sockets {
-            pidfd,
             port,
             budget: std::sync::Mutex::new((std::time::Instant::now(), Duration::ZERO)),
         })
@@ -79,8 +78,9 @@ impl Sockets {
 
     fn search(&self, peer: SocketAddr) -> Option<socket2::Socket> {
         use rustix::fs::{openat, readlinkat, Dir, Mode, OFlags, CWD};
-        use rustix::process::{pidfd_getfd, PidfdGetfdFlags};
+        use rustix::process::{getpid, pidfd_getfd, pidfd_open, PidfdFlags, PidfdGetfdFlags};
 
+        let pidfd = pidfd_open(getpid(), PidfdFlags::empty()).ok()?;
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let dir = openat(CWD, "/proc/self/fd", flags, Mode::empty()).ok()?;
         let mut entries = Dir::read_from(&dir).ok()?;
@@ -99,7 +99,7 @@ impl Sockets {
             if !is_socket {
                 continue;
             }
-            let Ok(copy) = pidfd_getfd(&self.pidfd, number, PidfdGetfdFlags::empty()) else {
+            let Ok(copy) = pidfd_getfd(&pidfd, number, PidfdGetfdFlags::empty()) else {
                 continue;
             };
             let copy = std::fs::File::from(copy);
