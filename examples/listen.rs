@@ -57,7 +57,8 @@ use viewtron::{
 
 const USAGE: &str = "\
 usage: listen [--port N] [--bind ADDR] [--json] [--quiet] [--verbose]
-              [--max-body BYTES] [--read-timeout SECS] [--user NAME --password PASS]
+              [--max-body BYTES] [--read-timeout SECS]
+              [--user NAME (--password PASS | --password-file PATH)]
               [--allow CIDR]... [--trusted-proxy CIDR]... [--metrics]
 
   --port N      TCP port to listen on (default 5050)
@@ -66,6 +67,9 @@ usage: listen [--port N] [--bind ADDR] [--json] [--quiet] [--verbose]
   --read-timeout SECS  close a connection silent this long (default 150)
   --user NAME --password PASS
                 require HTTP Basic credentials (as set on the camera); else 401
+  --password-file PATH
+                the password from the first line of a file, instead of
+                --password (which other local users can see with `ps`)
   --allow CIDR  accept posts only from this network (repeatable); others: 403
   --trusted-proxy CIDR
                 believe X-Forwarded-For from this proxy's network (repeatable):
@@ -78,8 +82,7 @@ usage: listen [--port N] [--bind ADDR] [--json] [--quiet] [--verbose]
   --verbose     also show the library's debug log on standard error
   -h, --help    show this text";
 
-/// What the command line asks for.
-#[derive(Debug)]
+/// What the command line asks for. (No `Debug`: it holds the password.)
 struct Options {
     port: u16,
     bind: Option<IpAddr>,
@@ -135,7 +138,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
             "--max-body" => options.max_body = Some(parse_value(&flag, &value()?)?),
             "--read-timeout" => options.read_timeout = Some(parse_value(&flag, &value()?)?),
             "--user" => options.user = Some(value()?),
+            "--password" | "--password-file" if options.password.is_some() => {
+                return Err("give --password or --password-file, once".into());
+            }
             "--password" => options.password = Some(value()?),
+            "--password-file" => options.password = Some(read_password(&value()?)?),
             "--allow" => options.allow.push(parse_value(&flag, &value()?)?),
             "--trusted-proxy" => options.trusted_proxies.push(parse_value(&flag, &value()?)?),
             "--json" | "--quiet" | "-q" | "--verbose" | "-v" | "--metrics" | "--help" | "-h"
@@ -153,9 +160,21 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
         }
     }
     if options.user.is_some() != options.password.is_some() {
-        return Err("--user and --password go together".into());
+        return Err("--user and --password (or --password-file) go together".into());
     }
     Ok(Some(options))
+}
+
+/// The first line of `path`, without its line end. The error never shows
+/// the file's contents.
+fn read_password(path: &str) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("--password-file: cannot read `{path}`: {e}"))?;
+    let line = text.lines().next().unwrap_or("");
+    if line.is_empty() {
+        return Err(format!("--password-file: `{path}` has an empty first line"));
+    }
+    Ok(line.to_owned())
 }
 
 fn parse_value<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, String>

@@ -157,3 +157,121 @@ fn the_log_never_shows_what_a_client_sent_as_credentials() {
         assert_no_secret("the log", line);
     }
 }
+
+/// `listen` with `--password-file` (the way that keeps the password out of
+/// `ps`) and `--verbose`: nothing it prints, on either stream, shows the
+/// password or what clients sent as credentials.
+#[test]
+fn listen_never_prints_the_password() {
+    let dir = std::env::temp_dir().join(format!("viewtron-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let password_file = dir.join("password");
+    std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (out, err) = (dir.join("stdout"), dir.join("stderr"));
+    let mut child = std::process::Command::new(listen_binary())
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--verbose",
+        ])
+        .args(["--user", "camera", "--password-file"])
+        .arg(&password_file)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let connect = || loop {
+        match TcpStream::connect(addr) {
+            Ok(s) => break s,
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("listen never listened: {e}"),
+        }
+    };
+    let (guess, right) = (
+        basic(&format!("camera:{GUESS}")),
+        basic(&format!("camera:{PASSWORD}")),
+    );
+    let url = "http://camera:url-pass-4Kd@127.0.0.1/API?password=query-pass-7Rb";
+    let attempts = [
+        ("/API", guess.as_str(), 401),
+        ("/API", "not!base64!token", 401),
+        (url, "", 401),
+        ("/API", right.as_str(), 200),
+    ];
+    for (target, token, status) in attempts {
+        let mut s = connect();
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        write!(
+            s,
+            "POST {target} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {token}\r\nContent-Length: {}\r\n\r\n{LPR_V1}",
+            LPR_V1.len()
+        )
+        .unwrap();
+        let answer = read_response(&mut std::io::BufReader::new(s)).map(|r| r.status);
+        assert_eq!(answer, Some(status), "{target} {token}");
+        if status != 200 {
+            next_second(); // one refusal line a second: let each be logged
+        }
+    }
+    // The accepted post is printed: wait for its line, then stop `listen`.
+    let printed = || std::fs::read_to_string(&out).unwrap_or_default();
+    while !printed().contains("[lpr]") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no event line: {}",
+            printed()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let (stdout, stderr) = (printed(), std::fs::read_to_string(&err).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        stderr.contains("refused POST"),
+        "the refusals were logged: {stderr}"
+    );
+    assert_no_secret("listen's standard output", &stdout);
+    assert_no_secret("listen's standard error", &stderr);
+}
+
+/// The `listen` binary, built by the cargo running this test (as
+/// `tests/examples.rs` does; see there why not `cargo run`).
+fn listen_binary() -> std::path::PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = std::process::Command::new(cargo);
+    command
+        .args(["build", "--message-format=json", "--example", "listen"])
+        .arg("--manifest-path")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
+    if !cfg!(debug_assertions) {
+        command.arg("--release");
+    }
+    let output = command.output().expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find_map(|m| {
+            let listen = m["reason"] == "compiler-artifact" && m["target"]["name"] == "listen";
+            listen.then(|| m["executable"].as_str().map(std::path::PathBuf::from))?
+        })
+        .expect("cargo reported the listen binary")
+}
