@@ -83,14 +83,21 @@ impl Sockets {
         let pidfd = pidfd_open(getpid(), PidfdFlags::empty()).ok()?;
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let dir = openat(CWD, "/proc/self/fd", flags, Mode::empty()).ok()?;
+        let mut numbers: Vec<i32> = Vec::new();
         let mut entries = Dir::read_from(&dir).ok()?;
-        let mut link = Vec::with_capacity(32);
         while let Some(Ok(entry)) = entries.read() {
-            let name = entry.file_name();
-            let Some(number) = name.to_str().ok().and_then(|n| n.parse().ok()) else {
-                continue; // "." and ".."
-            };
-            link = match readlinkat(&dir, name, std::mem::take(&mut link)) {
+            // "." and ".." are not numbers.
+            if let Some(n) = entry.file_name().to_str().ok().and_then(|n| n.parse().ok()) {
+                numbers.push(n);
+            }
+        }
+        // Newest first: a connection refused soon after it was accepted
+        // usually has the highest numbers (the kernel hands out the lowest
+        // free one, and cameras' long-lived connections hold the low ones).
+        numbers.sort_unstable_by(|a, b| b.cmp(a));
+        let mut link = Vec::with_capacity(32);
+        for number in numbers {
+            link = match readlinkat(&dir, number.to_string(), std::mem::take(&mut link)) {
                 Ok(target) => target.into_bytes(),
                 Err(_) => continue, // closed meanwhile
             };
