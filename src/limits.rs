@@ -63,10 +63,12 @@ pub const MAX_XML_NODES: u32 = 200_000;
 ///
 /// tiny_http 0.12 drains an unread `Content-Length` body by allocating the
 /// whole remainder at once, which aborts the process for a declared size the
-/// allocator cannot give. A refused request that declares more than this is
-/// still answered (`413`, `401`, `403`, …), but its connection is *parked*
-/// instead of drained: it holds a thread and two descriptors until the
-/// process exits, counted in [`Stats::parked`](crate::Stats::parked).
+/// allocator cannot give. (Other refused bodies are drained only after the
+/// connection's socket is shut for reading: from what was already received.)
+/// A refused request that declares more than this is still answered (`413`,
+/// `401`, `403`, …) and its connection closed, but its request is *parked*
+/// instead of dropped: tiny_http's thread for it and two descriptors stay
+/// until the process exits, counted in [`Stats::parked`](crate::Stats::parked).
 ///
 /// ```
 /// assert_eq!(viewtron::limits::MAX_DRAIN_BYTES, 64 * 1024 * 1024);
