@@ -1,0 +1,276 @@
+//! The real parts of the compatibility test: mosquitto, the bridge binary,
+//! a camera's HTTP post and a webhook receiver's HTTP parsing. Everything runs
+//! on loopback, on free ports, in a temporary folder, and stops by itself.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::{BufRead, Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::Hook;
+
+/// A child process, killed and reaped when dropped.
+pub struct Kill(pub Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A temporary folder, removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path = std::env::temp_dir().join(format!(
+            "viewtron-{tag}-{}-{nanos}",
+            std::process::id()
+        ));
+        fs::create_dir_all(&path).expect("create temporary folder");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A mosquitto tool, from PATH or Debian's /usr/sbin.
+pub fn tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("{name} is not installed: apt-get install mosquitto mosquitto-clients")
+        })
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// A private mosquitto on a free loopback port, logging connections to a file.
+pub struct Broker {
+    _child: Kill,
+    pub port: u16,
+    log: PathBuf,
+}
+
+impl Broker {
+    pub fn start(dir: &TempDir) -> Broker {
+        let port = free_port();
+        let conf = dir.path().join("mosquitto.conf");
+        let log = dir.path().join("mosquitto.log");
+        fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
+                 log_dest stderr\nlog_type all\n"
+            ),
+        )
+        .expect("write mosquitto.conf");
+        // Its log goes through a file we opened: mosquitto started as root
+        // drops to its own user and could not open one in our folder.
+        let child = Command::new(tool("mosquitto"))
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&log).expect("create mosquitto.log"))
+            .spawn()
+            .expect("start mosquitto");
+        let broker = Broker { _child: Kill(child), port, log };
+        let end = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+            assert!(Instant::now() < end, "mosquitto did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        broker
+    }
+
+    /// Waits until a client that is not one of this test's own has connected
+    /// (the bridge), so the first post does not race its broker connection.
+    pub fn wait_for_client(&self, bridge: &mut Bridge, bridge_log: &Path) {
+        let end = Instant::now() + Duration::from_secs(20);
+        loop {
+            let log = fs::read_to_string(&self.log).unwrap_or_default();
+            let connected = log.lines().any(|l| {
+                l.contains("New client connected")
+                    && l.split(" as ").nth(1).is_some_and(|id| !id.starts_with("compat-"))
+            });
+            if connected {
+                return;
+            }
+            bridge.check_alive(bridge_log);
+            assert!(
+                Instant::now() < end,
+                "the bridge never connected to mosquitto; bridge log:\n{}",
+                fs::read_to_string(bridge_log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The topics a new subscriber receives as retained.
+    pub fn retained_topics(&self) -> BTreeSet<String> {
+        // Retained messages are sent right after the subscription; -W ends the
+        // client after 2 s in any case.
+        let out = Command::new(tool("mosquitto_sub"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-i", "compat-retained"])
+            .args(["-t", "#", "--retained-only", "-W", "2", "-F", "%t"])
+            .stderr(Stdio::null())
+            .output()
+            .expect("run mosquitto_sub");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|t| !t.is_empty() && !t.starts_with("compat/"))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// Our `viewtron-bridge`, run as a user would, output to a log file.
+pub struct Bridge(Kill);
+
+impl Bridge {
+    pub fn start(config: &Path, tz: &str, log: &Path) -> Bridge {
+        let out = fs::File::create(log).expect("create bridge log");
+        let err = out.try_clone().expect("clone log");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_viewtron-bridge"));
+        command
+            .arg("--config")
+            .arg(config)
+            .current_dir(config.parent().expect("config folder"))
+            .env("TZ", tz)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        // The Docker image's variables would override the file.
+        for var in [
+            "BRIDGE_PORT",
+            "MQTT_BROKER",
+            "MQTT_PORT",
+            "MQTT_USERNAME",
+            "MQTT_PASSWORD",
+            "SAVE_IMAGES",
+        ] {
+            command.env_remove(var);
+        }
+        Bridge(Kill(command.spawn().expect("start viewtron-bridge")))
+    }
+
+    pub fn check_alive(&mut self, log: &Path) {
+        if let Ok(Some(status)) = self.0 .0.try_wait() {
+            panic!(
+                "viewtron-bridge exited ({status}); its log:\n{}",
+                fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+    }
+}
+
+pub fn wait_for_port(port: u16, bridge: &mut Bridge, log: &Path) {
+    let end = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+        bridge.check_alive(log);
+        assert!(Instant::now() < end, "the bridge never listened on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// POSTs a body as a camera does and returns the answer's status.
+pub fn post_like_a_camera(port: u16, body: &[u8]) -> u16 {
+    let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("connect to the bridge");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/xml\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).expect("send head");
+    s.write_all(body).expect("send body");
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    text.split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer from the bridge: {text:?}"))
+}
+
+/// Reads one HTTP/1.1 request (Content-Length or chunked body); None at end.
+pub fn read_request(reader: &mut impl BufRead) -> Option<Hook> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let path = line.split_whitespace().nth(1)?.to_owned();
+    let (mut length, mut chunked, mut content_type) = (0usize, false, String::new());
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header.split_once(':')?;
+        match name.trim().to_ascii_lowercase().as_str() {
+            "content-length" => length = value.trim().parse().ok()?,
+            "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
+            "content-type" => content_type = value.trim().to_owned(),
+            _ => {}
+        }
+    }
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).ok()?;
+            let size = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk).ok()?;
+            if size == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..size]);
+        }
+    } else {
+        body.resize(length, 0);
+        reader.read_exact(&mut body).ok()?;
+    }
+    Some(Hook { path, content_type, body })
+}
+
+pub fn unhex(hex: &str) -> Vec<u8> {
+    (0..hex.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+        .collect()
+}
+
+pub fn short_hex(bytes: &[u8]) -> String {
+    let hex: String = bytes.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    if bytes.len() > 12 {
+        hex + "…"
+    } else {
+        hex
+    }
+}
