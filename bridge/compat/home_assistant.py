@@ -283,27 +283,33 @@ def main():
 
         registry = json.load(open(os.path.join(ha_dir, ".storage", "core.entity_registry")))
         snap = rec.snapshot()
-        states, attributes = {}, {}
+        states = {}
         for _, topic, payload in snap:
-            if not topic.startswith(STATESTREAM + "/"):
-                continue
             parts = topic.split("/")
-            if len(parts) == 4 and parts[3] == "state":
+            if parts[0] == STATESTREAM and len(parts) == 4 and parts[3] == "state":
                 states[f"{parts[1]}.{parts[2]}"] = payload.decode("utf-8", "replace")
-            elif len(parts) == 4:
-                attributes.setdefault(f"{parts[1]}.{parts[2]}", {})[parts[3]] = payload.decode("utf-8", "replace")
+        # The last state and attributes, as Home Assistant saved them on the
+        # way out (statestream gives the states of entities that save none).
+        restored = {}
+        restore_path = os.path.join(ha_dir, ".storage", "core.restore_state")
+        if os.path.exists(restore_path):
+            for item in json.load(open(restore_path))["data"]:
+                restored[item["state"]["entity_id"]] = item["state"]
         entities = []
         for e in registry["data"]["entities"]:
             if e["platform"] != "mqtt" or e["unique_id"] == "compat_sentinel":
                 continue
+            saved = restored.get(e["entity_id"], {})
             entities.append({
                 "entity_id": e["entity_id"],
                 "unique_id": e["unique_id"],
                 "name": e.get("original_name"),
                 "device_class": e.get("original_device_class"),
                 "icon": e.get("original_icon"),
-                "state": states.get(e["entity_id"]),
-                "attributes": attributes.get(e["entity_id"], {}),
+                "state": saved.get("state", states.get(e["entity_id"])),
+                # Home Assistant's per-run secrets and URLs left out.
+                "attributes": {k: v for k, v in saved.get("attributes", {}).items()
+                               if k not in ("access_token", "entity_picture")},
             })
         devices = json.load(open(os.path.join(ha_dir, ".storage", "core.device_registry")))
         # Warnings and errors of the MQTT integration, or errors naming MQTT;
@@ -324,6 +330,7 @@ def main():
                 key=lambda d: d["name"] or ""),
             "mqtt_log_problems": problems,
             "ha_version": open(os.path.join(ha_dir, ".HA_VERSION")).read().strip(),
+            "run_date": time.strftime("%Y-%m-%d", time.gmtime()),
         }
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w") as f:
