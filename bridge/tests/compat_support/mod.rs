@@ -4,13 +4,13 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{BufRead, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-use super::Hook;
 
 /// A child process, killed and reaped when dropped.
 pub struct Kill(pub Child);
@@ -30,10 +30,8 @@ impl TempDir {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let path = std::env::temp_dir().join(format!(
-            "viewtron-{tag}-{}-{nanos}",
-            std::process::id()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("viewtron-{tag}-{}-{nanos}", std::process::id()));
         fs::create_dir_all(&path).expect("create temporary folder");
         TempDir(path)
     }
@@ -49,16 +47,41 @@ impl Drop for TempDir {
     }
 }
 
-/// A mosquitto tool, from PATH or Debian's /usr/sbin.
-pub fn tool(name: &str) -> PathBuf {
+fn find_tool(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("{name} is not installed: apt-get install mosquitto mosquitto-clients")
-        })
+}
+
+/// A mosquitto tool, from PATH or Debian's /usr/sbin.
+pub fn tool(name: &str) -> PathBuf {
+    find_tool(name).unwrap_or_else(|| {
+        panic!("{name} is not installed: apt-get install mosquitto mosquitto-clients")
+    })
+}
+
+/// Whether mosquitto and its clients are here; outside CI a missing one makes
+/// the test say SKIPPED (like the bridge's other tests), under CI it fails.
+pub fn mosquitto_tools() -> bool {
+    let missing: Vec<&str> = ["mosquitto", "mosquitto_sub", "mosquitto_pub"]
+        .into_iter()
+        .filter(|t| find_tool(t).is_none())
+        .collect();
+    match (missing.is_empty(), std::env::var_os("CI").is_some()) {
+        (true, _) => true,
+        (false, true) => panic!(
+            "{missing:?} not installed, and CI is set: apt-get install mosquitto mosquitto-clients"
+        ),
+        (false, false) => {
+            eprintln!(
+                "SKIPPED: {missing:?} not installed (apt-get install mosquitto mosquitto-clients); \
+                 compatibility test not run"
+            );
+            false
+        }
+    }
 }
 
 pub fn free_port() -> u16 {
@@ -97,10 +120,17 @@ impl Broker {
             .stderr(fs::File::create(&log).expect("create mosquitto.log"))
             .spawn()
             .expect("start mosquitto");
-        let broker = Broker { _child: Kill(child), port, log };
+        let broker = Broker {
+            _child: Kill(child),
+            port,
+            log,
+        };
         let end = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
-            assert!(Instant::now() < end, "mosquitto did not start on port {port}");
+            assert!(
+                Instant::now() < end,
+                "mosquitto did not start on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         broker
@@ -114,7 +144,9 @@ impl Broker {
             let log = fs::read_to_string(&self.log).unwrap_or_default();
             let connected = log.lines().any(|l| {
                 l.contains("New client connected")
-                    && l.split(" as ").nth(1).is_some_and(|id| !id.starts_with("compat-"))
+                    && l.split(" as ")
+                        .nth(1)
+                        .is_some_and(|id| !id.starts_with("compat-"))
             });
             if connected {
                 return;
@@ -134,7 +166,14 @@ impl Broker {
         // Retained messages are sent right after the subscription; -W ends the
         // client after 2 s in any case.
         let out = Command::new(tool("mosquitto_sub"))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-i", "compat-retained"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-i",
+                "compat-retained",
+            ])
             .args(["-t", "#", "--retained-only", "-W", "2", "-F", "%t"])
             .stderr(Stdio::null())
             .output()
@@ -200,7 +239,8 @@ pub fn wait_for_port(port: u16, bridge: &mut Bridge, log: &Path) {
 /// POSTs a body as a camera does and returns the answer's status.
 pub fn post_like_a_camera(port: u16, body: &[u8]) -> u16 {
     let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("connect to the bridge");
-    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     let head = format!(
         "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/xml\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n",
@@ -257,7 +297,11 @@ pub fn read_request(reader: &mut impl BufRead) -> Option<Hook> {
         body.resize(length, 0);
         reader.read_exact(&mut body).ok()?;
     }
-    Some(Hook { path, content_type, body })
+    Some(Hook {
+        path,
+        content_type,
+        body,
+    })
 }
 
 pub fn unhex(hex: &str) -> Vec<u8> {
@@ -272,5 +316,126 @@ pub fn short_hex(bytes: &[u8]) -> String {
         hex + "…"
     } else {
         hex
+    }
+}
+
+/// One MQTT message as the subscriber saw it (retain as published).
+pub struct Message {
+    pub topic: String,
+    pub qos: u8,
+    pub retain: bool,
+    pub payload: Vec<u8>,
+}
+
+/// One webhook request as the receiver got it.
+pub struct Hook {
+    pub path: String,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+/// `mosquitto_sub` over MQTT 5 with retain-as-published, so the retain flag
+/// the bridge set is visible on live messages.
+pub struct Subscriber {
+    _child: Kill,
+    pub messages: Receiver<Message>,
+}
+
+impl Subscriber {
+    pub fn start(broker: &Broker, id: &str) -> Subscriber {
+        let mut child = Command::new(tool("mosquitto_sub"))
+            .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-i", id])
+            .args(["-V", "5", "-q", "2", "--retain-as-published", "-t", "#"])
+            .args(["-F", "%r %q %t %x"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mosquitto_sub");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = channel();
+        thread::spawn(move || read_messages(stdout, tx));
+        // Ready when it sees our own probe.
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            assert!(
+                Instant::now() < end,
+                "mosquitto_sub never saw a probe message"
+            );
+            let _ = Command::new(tool("mosquitto_pub"))
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &broker.port.to_string(),
+                    "-i",
+                    "compat-probe",
+                ])
+                .args(["-t", "compat/probe", "-n"])
+                .status();
+            if let Ok(m) = rx.recv_timeout(Duration::from_millis(200)) {
+                if m.topic == "compat/probe" {
+                    while rx.try_recv().is_ok() {}
+                    break;
+                }
+            }
+        }
+        Subscriber {
+            _child: Kill(child),
+            messages: rx,
+        }
+    }
+}
+
+fn read_messages(stdout: impl Read, tx: Sender<Message>) {
+    for line in BufReader::new(stdout).lines() {
+        let Ok(line) = line else { return };
+        let mut parts = line.splitn(4, ' ');
+        let (Some(retain), Some(qos), Some(topic)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let message = Message {
+            topic: topic.to_owned(),
+            qos: qos.parse().unwrap_or(0),
+            retain: retain == "1",
+            payload: unhex(parts.next().unwrap_or_default()),
+        };
+        if tx.send(message).is_err() {
+            return;
+        }
+    }
+}
+
+/// A loopback HTTP server that records every request (Home Assistant's side
+/// of a webhook) and answers 200.
+pub struct WebhookReceiver {
+    pub port: u16,
+    pub requests: Receiver<Hook>,
+}
+
+impl WebhookReceiver {
+    pub fn start() -> WebhookReceiver {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind webhook receiver");
+        let port = listener.local_addr().expect("addr").port();
+        let (tx, rx) = channel();
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let tx = tx.clone();
+                thread::spawn(move || serve_webhooks(stream, tx));
+            }
+        });
+        WebhookReceiver { port, requests: rx }
+    }
+}
+
+fn serve_webhooks(stream: TcpStream, tx: Sender<Hook>) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut writer = stream.try_clone().expect("clone");
+    let mut reader = BufReader::new(stream);
+    while let Some(hook) = read_request(&mut reader) {
+        let _ = writer.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        if tx.send(hook).is_err() {
+            return;
+        }
     }
 }
