@@ -9,7 +9,7 @@
 //! Each FILE is one post body (`-` reads standard input). For each, in order,
 //! the example prints one JSON object on one line: `"file"` (the path as given)
 //! followed by the post's keys in the crate's JSON shape (`"kind"`, …; see the
-//! README's "JSON output" section). A file that cannot be read or parsed gives
+//! crate docs, section "JSON output"). A file that cannot be read or parsed gives
 //! `{"file": …, "kind": "error", "error": "<message>"}` instead, and the
 //! example carries on.
 //!

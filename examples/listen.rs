@@ -29,7 +29,7 @@
 //!
 //! With `--json`, standard output carries only JSON, one object per line: each
 //! event, alarm status and unrecognized post in the crate's JSON shape (see
-//! the README's "JSON output") with a `"camera_ip"` key added at the end; one
+//! the crate docs, section "JSON output") with a `"camera_ip"` key added at the end; one
 //! `{"kind":"connect","camera_ip":"…"}` line per new camera; and for a post
 //! that is not XML, `{"kind":"error","error":"…","camera_ip":"…"}`. The banner
 //! then goes to standard error. `--quiet` prints no per-post lines at all,

@@ -70,6 +70,136 @@
 //! limits no builder method changes are constants in [`limits`]; the
 //! README's "Limits and guarantees" lists every limit and what tiny_http
 //! leaves exposed.
+//!
+//! # How the server works
+//!
+//! A tiny_http acceptor feeds a fixed pool of worker threads. Each worker takes a
+//! request, reads its body, **answers the camera first** (`200`, the success
+//! XML, one write), then parses and delivers. A slow callback never delays a
+//! camera's answer, and one worker stuck in a callback never stops the others.
+//!
+//! - **Callbacks** (`Fn(...) + Send + Sync + 'static`, run on worker threads):
+//!   `on_event(Event, IpAddr)` for events (never keepalives or alarm statuses);
+//!   `on_connect(IpAddr)` once per camera IP on its first contact of any kind
+//!   (the SDK waits for a heartbeat the camera may never send);
+//!   `on_raw(&str, IpAddr)` for every non-empty body except tracking posts;
+//!   `on_unparsed(&str, IpAddr, &UnparsedReason)` for unknown `smartType`s,
+//!   missing `messageType`, malformed XML, and alarm statuses unless
+//!   `on_alarm_status(AlarmStatus, IpAddr)` is set. A panicking callback is
+//!   caught, logged and counted; the worker and the connection carry on.
+//! - **Callbacks and `events()`**: events go to the channel when no `on_event`
+//!   is set, or to both with `.channel(true)` (callback first). The channel is
+//!   bounded (`.channel_capacity(n)`, default 256). With the default
+//!   `Overflow::Block` a full channel makes workers wait for you (nothing is
+//!   lost, memory stays bounded); `Overflow::DropTraject` / `DropNewest` drop
+//!   instead and count each drop.
+//! - **Order**: posts of one connection are answered in order; with several
+//!   workers, their events may be delivered out of order (use `time_us`).
+//! - **Shutdown**: `server.shutdown()` or a cloneable `ShutdownHandle` from any
+//!   thread. The server stops listening at once (new connections are refused);
+//!   workers answer and deliver every request already received, then stop;
+//!   `serve_forever()` returns within a second even with idle camera
+//!   connections open, and `events()` ends once drained. Connections still open
+//!   afterwards are not closed by tiny_http: posts sent on them get no answer,
+//!   and the camera reconnects to whatever listens next.
+//! - **Stats**: `server.stats()` counts requests, events by category,
+//!   keepalives, alarm statuses, unrecognized posts, parse errors, callback
+//!   panics, drops, bytes, refusals by reason, parked connections and accept
+//!   loop restarts, and lists the cameras seen (IP, first and last seen, last
+//!   device name).
+//!   `.page("/metrics", |stats| Page::metrics(stats.prometheus()))` answers a
+//!   `GET` path from a fresh snapshot (Prometheus text from `Stats::prometheus`,
+//!   or a health check); pages sit behind the allowlist like posts.
+//! - **HTTP**: POSTs in origin or absolute form (`POST http://host:port/API`, as
+//!   NVRs send), keep-alive and `Connection: close`, HTTP/1.0, chunked bodies,
+//!   `Expect: 100-continue`, pipelining, `application/xml` or
+//!   `application/soap+xml`. An empty POST is a keepalive (a chunked one is not).
+//!   `GET` answers `Viewtron event server running`; other methods get `405`.
+//! - **Logging** goes through the `log` crate; install any logger to see it.
+//!   The library prints nothing but `serve_forever`'s banner.
+//!
+//! The seed's patterns in Rust are the examples: `route_by_category`,
+//! `save_images`, `background_thread`, `events_iter`, `shared_state`.
+//!
+//! # JSON output
+//!
+//! With the `serde` cargo feature, every parsed post ([`Post`], [`Event`],
+//! [`Keepalive`], [`AlarmStatus`], [`Unrecognized`]) implements
+//! `serde::Serialize`:
+//!
+//! ```toml
+//! viewtron = { version = "0.2", features = ["serde"] }
+//! ```
+//!
+//! ```
+//! # #[cfg(feature = "serde")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let post = viewtron::parse(std::fs::read("tests/fixtures/v1-lpr-vehice.xml")?)?;
+//! let line = serde_json::to_string(&post)?;
+//! assert!(line.starts_with(r#"{"kind":"event","category":"lpr","alarm_type":"VEHICE""#));
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "serde"))]
+//! # fn main() {}
+//! ```
+//!
+//! The `dump` example does this for saved posts, one JSON object per line, and
+//! `listen --json` for live ones (see `docs/examples.md` in the repository).
+//!
+//! ## Shape
+//!
+//! One flat object per post. Every key listed is always present, in this order;
+//! absent values are `null`; numbers are JSON numbers. New keys may be added in
+//! later versions; none are renamed or removed.
+//!
+//! | key | type | meaning |
+//! |---|---|---|
+//! | `kind` | string | `event`, `keepalive`, `alarm_status` or `unrecognized` (`error` only in `dump`) |
+//!
+//! **`event`**
+//!
+//! | key | type | meaning |
+//! |---|---|---|
+//! | `category` | string | `lpr`, `face`, `intrusion`, `counting`, `metadata`, `traject` |
+//! | `alarm_type` | string | the `smartType` as sent (`VEHICE`, `regionIntrusion`, …); `traject` for tracking posts |
+//! | `description` | string | the SDK's description (`License Plate Detection`, `Smart Tracking`, …) |
+//! | `format` | string | layout family, `v1` (IP camera) or `v2` (NVR) |
+//! | `config_version` | string | raw `config/@version` (`1.7`, `2.0.0`, …) |
+//! | `device` | object | `{"name", "ip", "mac", "serial", "channel"}`: strings or null, `channel` a number |
+//! | `time_us` | integer \| null | camera time in µs since the Unix epoch; null when absent or implausible |
+//! | `plate` | object \| null | the first plate: `{"number", "group", "color", "direction", "confidence", "owner", "vehicle", "image_len"}`; `direction` is `approach`, `away` or the text sent; `confidence` a percentage (97.25) |
+//! | `plates` | array | every plate, same objects as `plate` |
+//! | `vehicle` | object \| null | the first plate's vehicle: `{"type", "color", "brand", "model"}` |
+//! | `faces` | array | `{"age", "sex", "glasses", "mask", "id", "rect", "image_len"}` per face (attributes are v2 only) |
+//! | `targets` | array | `{"id", "type", "event_id", "status", "rect", "region", "point", "velocity", "direction", "image_len"}` per target; `type` is `person`, `car`, `motor` or the code sent |
+//! | `source_image_len` | integer \| null | decoded size in bytes of the overview picture |
+//! | `target_image_len` | integer \| null | decoded size in bytes of the first crop (plate, else first face, else first target) |
+//!
+//! Rectangles are `[x1, y1, x2, y2]` and points `[x, y]` (normalised 0–10000,
+//! except the pixel plate box of v2 `vehicle` posts). `region` is
+//! `{"type": "polygon", "points": [[x, y], …]}`, `{"type": "line", "start": [x, y], "end": [x, y]}`
+//! or null. `point`, `velocity` and `direction` are set for tracking targets only.
+//! Image data itself is never written: every `*image_len` is the decoded JPEG
+//! size, or null when there is no image or its base64 is invalid.
+//!
+//! **`keepalive`**: `device` (as above), `format` (`v1`, `v2`, or null for an
+//! empty body or a `<DeviceInfo>` heartbeat).
+//!
+//! **`alarm_status`**: `device`, `format`, `time_us` (NVR `currentTime`),
+//! `time_text` (IP camera `dataTime`, as sent), `alarms`: an array of
+//! `{"name": "perimeterAlarm", "id": "1", "active": true}` (`id` is text or null).
+//!
+//! **`unrecognized`**: `reason` (`unknown-smartType`, `no-messageType`,
+//! `unknown-messageType`, `not-viewtron`), `smart_type` (text or null),
+//! `description` (the SDK's name for a known but unsupported `smartType`, such as
+//! `Motion Detection`, or null).
+//!
+//! Example line (`dump` of the vendor's NVR licence-plate post, whose images are
+//! placeholders, hence the null lengths):
+//!
+//! ```json
+//! {"file":"nvr-v2/vehicle-lpr.xml","kind":"event","category":"lpr","alarm_type":"vehicle","description":"License Plate Detection","format":"v2","config_version":"2.0.0","device":{"name":"Device Name","ip":"192.168.0.60","mac":"58:5B:69:40:F4:0D","serial":null,"channel":2},"time_us":1772210268473000,"plate":{"number":"JP116D","group":null,"color":"white","direction":null,"confidence":null,"owner":null,"vehicle":{"type":"mpv","color":"white","brand":"GMC","model":"GMC_SAVANA"},"image_len":null},"plates":[{"number":"JP116D","group":null,"color":"white","direction":null,"confidence":null,"owner":null,"vehicle":{"type":"mpv","color":"white","brand":"GMC","model":"GMC_SAVANA"},"image_len":null}],"vehicle":{"type":"mpv","color":"white","brand":"GMC","model":"GMC_SAVANA"},"faces":[],"targets":[{"id":104,"type":"car","event_id":null,"status":null,"rect":[1104,546,1232,610],"region":null,"point":null,"velocity":null,"direction":null,"image_len":null}],"source_image_len":null,"target_image_len":null}
+//! ```
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, missing_debug_implementations)]
@@ -100,3 +230,8 @@ pub use server::{
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The example of `docs/protocol-notes.md`, compiled and run the same way.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/protocol-notes.md")]
+pub struct ProtocolNotesDoctests;
