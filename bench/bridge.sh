@@ -178,13 +178,21 @@ EOF
         fi
         sleep 0.05
     done
-    local rss
+    local rss dropped=
     rss=$(awk '/^VmHWM:/ {print $2}' "/proc/$bridge/status" 2>/dev/null || echo "")
+    if [ "$name" = ours ]; then
+        # What it says it dropped (queue full), from its /metrics.
+        dropped=$(python3 -c '
+import sys, urllib.request
+text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5).read().decode()
+print(sum(int(float(l.split()[-1])) for l in text.splitlines()
+          if l.startswith("viewtron_bridge_mqtt_dropped_total")))' "$bridge_port" 2>/dev/null || echo "?")
+    fi
     kill "$bridge" "$sub" "$broker" 2>/dev/null || true
     wait "$bridge" "$sub" "$broker" 2>/dev/null || true
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "$round" "$start" "$(tail -n 1 "$dir/sim.json")" \
-        "${rss:-}" "$dir/sub.out" >>"$tmp/results.tsv"
-    say "$name c=$c round $round: answered $ok, delivered $(count_events "$dir/sub.out"), peak RSS ${rss:-?} kB"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "$round" "$start" "$(tail -n 1 "$dir/sim.json")" \
+        "${rss:-}" "$dir/sub.out" "$dropped" >>"$tmp/results.tsv"
+    say "$name c=$c round $round: answered $ok, delivered $(count_events "$dir/sub.out"), peak RSS ${rss:-?} kB${dropped:+, dropped (its count) $dropped}"
 }
 
 : >"$tmp/results.tsv"
@@ -207,7 +215,7 @@ import sys
 path, machine, duration = sys.argv[1], sys.argv[2], sys.argv[3]
 groups = {}
 for line in open(path):
-    name, conns, rnd, start, sim, rss, sub = line.rstrip("\n").split("\t")
+    name, conns, rnd, start, sim, rss, sub, dropped = line.rstrip("\n").split("\t")
     try:
         sim = json.loads(sim)
     except ValueError:
@@ -226,6 +234,7 @@ for line in open(path):
         "p99": sim.get("p99_ms"),
         "max": sim.get("max_ms"),
         "rss": int(rss) / 1024 if rss else None,
+        "dropped": dropped,
     })
 
 
@@ -240,6 +249,7 @@ rows = []
 for (name, conns), runs in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0] != "ours")):
     label = "viewtron-bridge" if name == "ours" else "vendor (Python)"
     lost = " ".join(f"{r['delivered']}/{r['answered']}" + (f" ({r['errors']} errors)" if r["errors"] else "")
+                    + (f" [{r['dropped']} dropped]" if r["dropped"] not in ("", "0") else "")
                     for r in runs)
     rows.append([label, str(conns), med(runs, "events_s", ",.1f"), med(runs, "answered_s", ",.1f"),
                  med(runs, "p50", ".2f"), med(runs, "p99", ".2f"), med(runs, "max", ".1f"),
@@ -257,5 +267,6 @@ print(f"machine: {machine}; post: v1 VEHICE with a 200 KB + 8 KB base64 image (b
       f"{duration} s of load per run, medians over the rounds")
 print("events/s = state messages the subscriber received / seconds from the first post to the last "
       "message; p50/p99/max = the camera's wait for its answer (examples/simulate.rs); "
-      "delivered / answered per round")
+      "delivered / answered per round, [n dropped] = messages viewtron-bridge says it dropped "
+      "with its queue full (viewtron_bridge_mqtt_dropped_total)")
 PY
