@@ -31,8 +31,8 @@
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{mpsc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: simulate [OPTIONS] URL FILE...
@@ -68,8 +68,10 @@ const MAX_ERROR_LINES: u64 = 10;
 /// Posts handed out so far: ticket `i` sends file `i % files`.
 static TICKETS: AtomicU64 = AtomicU64::new(0);
 static ERROR_LINES: AtomicU64 = AtomicU64::new(0);
-/// Burst connections whose first post is answered or failed.
-static BURST_ANSWERED: AtomicUsize = AtomicUsize::new(0);
+/// Burst connections whose first post is answered or failed, and the
+/// condition their threads sleep on until every one is: a thousand threads
+/// polling a counter would take the cores from the server being measured.
+static BURST_ANSWERED: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
 
 #[derive(Default)]
 struct Config {
@@ -408,10 +410,16 @@ fn run_connection(
         }
         // Cameras keep their connections open: none closes (which would
         // free a server thread) before every first answer is in.
-        BURST_ANSWERED.fetch_add(1, Relaxed);
-        while BURST_ANSWERED.load(Relaxed) < cfg.connections {
-            std::thread::sleep(Duration::from_millis(1));
+        let (answered, all_in) = &BURST_ANSWERED;
+        let mut answered = answered.lock().unwrap_or_else(|e| e.into_inner());
+        *answered += 1;
+        if *answered == cfg.connections {
+            all_in.notify_all();
         }
+        while *answered < cfg.connections {
+            answered = all_in.wait(answered).unwrap_or_else(|e| e.into_inner());
+        }
+        drop(answered);
     }
     let deadline = cfg.duration.map(|d| start + d);
     let conns = cfg.connections as u32;

@@ -25,6 +25,16 @@ pub(crate) fn listen(ip: IpAddr, port: u16, timeout: Duration) -> Result<TcpList
     .map_err(|(addr, source)| BuildError::Bind { addr, source })
 }
 
+/// The accept queue asked for. A thousand cameras coming back at once (after
+/// a restart or a network blip) complete their handshakes faster than
+/// tiny_http's accept thread, which starts a thread per connection before it
+/// accepts the next, takes them; a connection that finds the queue full is
+/// dropped by the kernel and waits for the client's SYN/ACK retransmission
+/// (one second, then more). Linux silently caps the value at
+/// `net.core.somaxconn` (4096 by default since 5.4; 128 before), so on an
+/// older or tuned-down host the effective queue is that sysctl.
+const BACKLOG: i32 = 4096;
+
 fn bind(addr: SocketAddr, timeout: Duration) -> Result<TcpListener, (SocketAddr, std::io::Error)> {
     let socket = (|| {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
@@ -36,7 +46,7 @@ fn bind(addr: SocketAddr, timeout: Duration) -> Result<TcpListener, (SocketAddr,
         socket.set_read_timeout(Some(timeout))?;
         socket.set_write_timeout(Some(timeout.min(Duration::from_secs(30))))?;
         socket.bind(&addr.into())?;
-        socket.listen(1024)?;
+        socket.listen(BACKLOG)?;
         Ok(socket)
     })()
     .map_err(|e| (addr, e))?;
