@@ -61,9 +61,128 @@ fn tag_end(body: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-/// Builds the skeleton. Anything unusual (unterminated markup, a payload not
-/// followed by an end tag) is left in place for the XML parser to judge.
+/// Builds the skeleton: image payloads lifted out (see [`lift_payloads`]),
+/// then the indentation between elements left out (see [`blank_runs`]).
 pub(crate) fn lift(body: &[u8]) -> Skeleton {
+    let lifted = lift_payloads(body);
+    let source = if lifted.text.is_empty() {
+        body
+    } else {
+        &lifted.text
+    };
+    let runs = blank_runs(source);
+    if runs.is_empty() {
+        return lifted;
+    }
+    let Skeleton { mut holes, .. } = lifted;
+    let mut text = Vec::with_capacity(source.len());
+    let (mut copied, mut dropped, mut h) = (0, 0, 0);
+    for run in runs {
+        // Holes sit between a start tag and its end tag, never in a run.
+        while let Some(hole) = holes.get_mut(h).filter(|(at, _)| *at <= run.start) {
+            hole.0 -= dropped;
+            h += 1;
+        }
+        text.extend_from_slice(&source[copied..run.start]);
+        dropped += run.len();
+        copied = run.end;
+    }
+    for hole in &mut holes[h..] {
+        hole.0 -= dropped;
+    }
+    text.extend_from_slice(&source[copied..]);
+    Skeleton { text, holes }
+}
+
+/// Whitespace-only text that runs from a `>` to a `<` across a line break:
+/// the indentation cameras put between elements. The XML parser would make
+/// a node of each run (a third of a tracking post's nodes) that every lookup
+/// skips, since values are read trimmed and blank text counts as none; so
+/// the parser never sees them. Runs inside comments, CDATA sections and
+/// processing instructions are kept, and so are runs before a CDATA section
+/// (which the parser joins to the text around it). Leaving them out never
+/// makes a malformed document well-formed: no `<` is removed, and
+/// whitespace before the first `>` (where an XML declaration must come
+/// first) is never touched.
+fn blank_runs(src: &[u8]) -> Vec<Range<usize>> {
+    let protected = protected(src);
+    let (mut p, mut covered_to) = (0, 0);
+    let mut runs = Vec::new();
+    let mut done = 0;
+    for nl in memchr::memchr_iter(b'\n', src) {
+        if nl < done {
+            continue;
+        }
+        let mut start = nl;
+        while start > 0 && is_space(src[start - 1]) {
+            start -= 1;
+        }
+        let mut end = nl + 1;
+        while end < src.len() && is_space(src[end]) {
+            end += 1;
+        }
+        done = end;
+        if start == 0 || src[start - 1] != b'>' {
+            continue;
+        }
+        if src.get(end) != Some(&b'<') || src[end..].starts_with(b"<![CDATA[") {
+            continue;
+        }
+        // Regions are in start order and runs come in order: one pass.
+        while let Some(region) = protected.get(p).filter(|r| r.start < start) {
+            covered_to = covered_to.max(region.end);
+            p += 1;
+        }
+        if covered_to > start {
+            continue;
+        }
+        runs.push(start..end);
+    }
+    runs
+}
+
+/// Comments, CDATA sections and processing instructions, each from its
+/// opening to its closing marker (or the end), sorted by start. An opening
+/// marker inside another region (a `<!--` in a CDATA section) only makes a
+/// region too large, never too small. Found from the `!` and `?` bytes,
+/// which are rare outside such markup.
+fn protected(src: &[u8]) -> Vec<Range<usize>> {
+    let mut regions = Vec::new();
+    let mut from = 0;
+    while let Some(at) = memchr::memchr2(b'!', b'?', src.get(from..).unwrap_or_default()) {
+        let at = from + at;
+        from = at + 1;
+        let Some(lt) = at.checked_sub(1).filter(|&lt| src[lt] == b'<') else {
+            continue;
+        };
+        let rest = &src[lt..];
+        let (open, close): (usize, &[u8]) = if rest.starts_with(b"<!--") {
+            (4, b"-->")
+        } else if rest.starts_with(b"<![CDATA[") {
+            (9, b"]]>")
+        } else if rest.starts_with(b"<?") {
+            (2, b"?>")
+        } else {
+            continue;
+        };
+        let end = closing(src, lt + open, close).unwrap_or(src.len());
+        regions.push(lt..end);
+        from = from.max(end);
+    }
+    regions
+}
+
+/// The index after the first `close` (which ends in `>`) at or after `from`.
+fn closing(src: &[u8], from: usize, close: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b'>', src.get(from..)?)
+        .map(|i| from + i + 1)
+        .find(|&end| end - from >= close.len() && src[..end].ends_with(close))
+}
+
+/// Lifts the image payloads out. Anything unusual (unterminated markup, a
+/// payload not followed by an end tag) is left in place for the XML parser
+/// to judge.
+fn lift_payloads(body: &[u8]) -> Skeleton {
     // Posts without images (keepalives, tracking, alarm statuses) skip the
     // scan; in posts with images the first match comes before any payload.
     if memmem::find(body, b"Base64Data").is_none() {
@@ -231,6 +350,41 @@ mod tests {
             "<c><a><sourceBase64Data></sourceBase64Data></a>\
              <t><targetBase64Data type=\"string\"></targetBase64Data></t></c>"
         );
+    }
+
+    #[test]
+    fn blank_text_between_markup_is_left_out() {
+        let xml = "<?xml version=\"1.0\"?>\n<c>\n  <a> 1 </a>\n  <b>\n  </b><!-- x\n  -->\n  \
+                   <![CDATA[>\n  <]]>\n  <d a='>\n <'>x\n</d>\n\t<e>x >\n <![CDATA[y]]></e>\r\n</c>\n";
+        let (text, spans) = lifted(xml);
+        assert!(spans.is_empty());
+        assert_eq!(
+            text,
+            "<?xml version=\"1.0\"?><c><a> 1 </a><b></b><!-- x\n  -->\n  <![CDATA[>\n  <]]>\
+             <d a='><'>x\n</d><e>x >\n <![CDATA[y]]></e></c>\n"
+        );
+        // Before the first markup it stays (an XML declaration must come
+        // first); a compact document is not copied.
+        assert_eq!(lifted(" \n<c>\n</c>").0, " \n<c></c>");
+        assert!(lift(b"<c><a>1</a></c>").text.is_empty());
+        // An unterminated comment protects everything after it.
+        assert!(lift(b"<c><!-- \n<a>\n</a>").text.is_empty());
+    }
+
+    #[test]
+    fn blank_text_around_payloads_is_left_out() {
+        let xml = "<c>\n <sourceBase64Data>QUJD</sourceBase64Data>\n <t>\n  \
+                   <xBase64Data>REVG</xBase64Data>\n </t>\n</c>";
+        let s = lift(xml.as_bytes());
+        let text = std::str::from_utf8(&s.text).unwrap();
+        assert_eq!(
+            text,
+            "<c><sourceBase64Data></sourceBase64Data><t><xBase64Data></xBase64Data></t></c>"
+        );
+        let first = text.find("<source").unwrap()..text.find("<t>").unwrap();
+        assert_eq!(&xml[s.payload_in(first).unwrap()], "QUJD");
+        let second = text.find("<xBase64").unwrap()..text.find("</t>").unwrap();
+        assert_eq!(&xml[s.payload_in(second).unwrap()], "REVG");
     }
 
     #[test]
