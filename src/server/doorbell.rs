@@ -23,10 +23,12 @@
 //!
 //! Arrivals are noticed without polling: the supervisor sleeps in `poll(2)`
 //! on the listening socket (readable while a connection waits to be
-//! accepted) and on a wake-up socket for its own messages. An idle server
-//! therefore opens no connection to itself, except one probe per third of the
-//! read timeout, which keeps tiny_http's `accept()` from reaching the
-//! listener's receive timeout and proves the accept loop alive.
+//! accepted) and on a wake-up socket for its own messages. `poll` can miss
+//! an arrival, though: tiny_http's accept thread, blocked in `accept()`, may
+//! take the connection before the supervisor looks. So an idle server also
+//! flushes once a second (one probe when nothing is queued), which bounds
+//! how long a missed arrival can wait, keeps tiny_http's `accept()` from
+//! reaching the listener's receive timeout and proves the accept loop alive.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -108,14 +110,17 @@ pub(crate) enum FlushError {
 /// Probes the pool until a probe proves that no connection task is queued,
 /// or `limit` probes were sent. First it lets the accept thread take every
 /// connection waiting in the listener's queue (so that probes do not wait
-/// behind them).
+/// behind them). It ends at once when `stopping` says so: after shutdown
+/// the accept loop is gone, no probe would ever be answered, and waiting for
+/// [`DEAD_AFTER`] would hold up `Server::wait` by seconds.
 pub(crate) fn flush(
     listener: &TcpListener,
     target: SocketAddr,
     limit: usize,
+    stopping: &dyn Fn() -> bool,
 ) -> Result<Flush, FlushError> {
     let mut watch = Watch::new();
-    while readable(listener) {
+    while readable(listener) && !stopping() {
         if watch.stuck(listener) {
             return Err(FlushError::Unanswered);
         }
@@ -123,7 +128,7 @@ pub(crate) fn flush(
     }
     let mut pending: Vec<Probe> = Vec::new();
     let mut probes = 0;
-    while probes < limit {
+    while probes < limit && !stopping() {
         let before = threads();
         let mut probe = Probe::open(target).map_err(FlushError::Io)?;
         probes += 1;
