@@ -222,7 +222,7 @@ pub use event::{
 pub use image::{Image, ImageError};
 pub use parse::{parse, ParseError};
 pub use server::{
-    BuildError, Camera, Cidr, CidrError, Events, Overflow, Page, RecvTimeoutError, Server,
+    BuildError, Camera, Cidr, CidrError, Events, Overflow, Page, RecvTimeoutError, Refusal, Server,
     ServerBuilder, ShutdownHandle, Stats, TryRecvError, UnparsedReason,
 };
 

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use common::*;
-use viewtron::{Server, ServerBuilder};
+use viewtron::{Refusal, Server, ServerBuilder};
 
 const PROXY: &str = "127.0.0.1";
 const CAMERA: &str = "127.0.0.2";
@@ -122,7 +122,7 @@ fn a_forged_address_does_not_pass_the_allowlist() {
         seen,
         [("connect", camera), ("event", camera), ("raw", camera)]
     );
-    assert_eq!(stats.refused_by_reason["forbidden"], 3);
+    assert_eq!(stats.refused_by_reason[&Refusal::Forbidden], 3);
     assert_eq!(camera_ips(&stats), [camera]);
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use crossbeam_channel::{unbounded, Receiver};
-use viewtron::{Event, Server};
+use viewtron::{Event, Refusal, Server};
 
 /// Short enough to test stalls, long enough for a loaded CI machine.
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
@@ -72,8 +72,8 @@ impl Harness {
         self.server.stats()
     }
 
-    fn refused(&self, reason: &str) -> u64 {
-        self.finish().refused_by_reason[reason]
+    fn refused(&self, reason: Refusal) -> u64 {
+        self.finish().refused_by_reason[&reason]
     }
 }
 
@@ -112,7 +112,7 @@ fn oversized_content_length_is_refused_without_reading() {
         drop(s); // the process must survive tiny_http's drain of the rest
     }
     h.assert_healthy();
-    assert_eq!(h.refused("too_large"), 3);
+    assert_eq!(h.refused(Refusal::TooLarge), 3);
 }
 
 #[test]
@@ -130,10 +130,10 @@ fn client_vanishing_mid_body_delivers_nothing() {
     // The vanished post may still be on its way to a worker: wait (bounded)
     // until it has been seen, then stop the server.
     assert!(
-        h.eventually(|stats| stats.refused_by_reason["incomplete_body"] == 1),
+        h.eventually(|stats| stats.refused_by_reason[&Refusal::IncompleteBody] == 1),
         "the broken post was never counted"
     );
-    assert_eq!(h.refused("incomplete_body"), 1);
+    assert_eq!(h.refused(Refusal::IncompleteBody), 1);
     assert!(
         h.events.try_recv().is_err(),
         "the partial post was not delivered"
@@ -169,7 +169,7 @@ fn content_length_shorter_and_longer_than_the_body() {
         stats.parse_errors, 1,
         "the 20-byte prefix is not XML: {stats:?}"
     );
-    assert_eq!(h.refused("incomplete_body"), 1);
+    assert_eq!(h.refused(Refusal::IncompleteBody), 1);
 }
 
 #[test]
@@ -213,7 +213,7 @@ fn stalled_headers_and_body_are_closed() {
     h.assert_healthy();
     assert!(closed_by_server(&mut head), "stalled header closed");
     assert!(closed_by_server(&mut body), "stalled body closed");
-    assert_eq!(h.refused("incomplete_body"), 1);
+    assert_eq!(h.refused(Refusal::IncompleteBody), 1);
 }
 
 #[test]
@@ -236,7 +236,7 @@ fn a_100_mib_header_line_is_refused() {
     assert_eq!(status_of(&mut s), Some(431));
     writer.join().unwrap();
     h.assert_healthy();
-    assert_eq!(h.refused("too_many_headers"), 1);
+    assert_eq!(h.refused(Refusal::TooManyHeaders), 1);
 }
 
 #[test]
@@ -251,7 +251,7 @@ fn ten_thousand_headers_are_refused() {
     s.write_all(req.as_bytes()).unwrap();
     assert_eq!(status_of(&mut s), Some(431));
     h.assert_healthy();
-    assert_eq!(h.refused("too_many_headers"), 1);
+    assert_eq!(h.refused(Refusal::TooManyHeaders), 1);
 }
 
 /// The header limits the server enforces are the documented constants: a
@@ -282,7 +282,7 @@ fn header_limits_are_exactly_the_documented_constants() {
     assert_eq!(send(bytes(MAX_HEADER_BYTES)), Some(200));
     assert_eq!(send(bytes(MAX_HEADER_BYTES + 1)), Some(431));
     h.assert_healthy();
-    assert_eq!(h.refused("too_many_headers"), 2);
+    assert_eq!(h.refused(Refusal::TooManyHeaders), 2);
 }
 
 #[test]
@@ -346,7 +346,7 @@ fn authentication_is_required_when_configured() {
     assert_eq!(post(Some("Basic Y2FtZXJhOndyb25n")).status, 401); // camera:wrong
     assert_eq!(post(Some("Basic Y2FtZXJhOnMzY3JldA==")).status, 200); // camera:s3cret
     let stats = h.finish();
-    assert_eq!(stats.refused_by_reason["unauthorized"], 2);
+    assert_eq!(stats.refused_by_reason[&Refusal::Unauthorized], 2);
     assert_eq!(stats.events(), 1, "only the authenticated post");
     assert_eq!(h.events.try_iter().count(), 1);
 }
@@ -365,7 +365,7 @@ fn allowlist_refuses_other_sources() {
         write!(s, "POST /API HTTP/1.1\r\nHost: x\r\n{framing}\r\n\r\n").unwrap();
         assert_eq!(status_of(&mut s), Some(403), "{framing}");
     }
-    assert_eq!(h.refused("forbidden"), 3);
+    assert_eq!(h.refused(Refusal::Forbidden), 3);
     assert!(h.events.try_recv().is_err());
     drop(h);
     // Allowed: loopback.

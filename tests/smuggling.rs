@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use crossbeam_channel::{unbounded, Receiver};
-use viewtron::{Event, Server, ServerBuilder};
+use viewtron::{Event, Refusal, Server, ServerBuilder};
 
 /// Far longer than any test waits for EOF: a close seen in time is the
 /// server's doing, not its read timeout's.
@@ -155,12 +155,12 @@ fn assert_refused_and_closed(seen: &Seen, status: u16) {
 
 /// One smuggling attempt per test: `head` is the refused request's head
 /// and whatever body it claims, followed by the hidden post.
-fn smuggle_behind(head: &str, status: u16, reason: &str) {
+fn smuggle_behind(head: &str, status: u16, reason: Refusal) {
     let h = harness(Server::builder());
     let seen = h.smuggle(format!("{head}{}", hidden_post()).as_bytes());
     assert_refused_and_closed(&seen, status);
     let stats = h.assert_only_healthy_delivered();
-    assert_eq!(stats.refused_by_reason[reason], 1, "{stats:?}");
+    assert_eq!(stats.refused_by_reason[&reason], 1, "{stats:?}");
 }
 
 #[test]
@@ -168,7 +168,7 @@ fn content_length_and_chunked_together_hide_a_post() {
     smuggle_behind(
         "POST /API HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
         400,
-        "bad_framing",
+        Refusal::BadFraming,
     );
 }
 
@@ -180,7 +180,7 @@ fn two_content_lengths_hide_a_post() {
             "POST /API HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: {n}\r\n\r\n"
         ),
         400,
-        "bad_framing",
+        Refusal::BadFraming,
     );
 }
 
@@ -189,7 +189,7 @@ fn an_overflowing_chunk_size_is_a_400_not_a_500() {
     smuggle_behind(
         "POST /API HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffffff\r\n",
         400,
-        "bad_framing",
+        Refusal::BadFraming,
     );
 }
 
@@ -198,7 +198,7 @@ fn stacked_transfer_codings_hide_a_post() {
     smuggle_behind(
         "POST /API HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n",
         400,
-        "bad_framing",
+        Refusal::BadFraming,
     );
 }
 
@@ -207,7 +207,7 @@ fn two_transfer_encoding_headers_hide_a_post() {
     smuggle_behind(
         "POST /API HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
         400,
-        "bad_framing",
+        Refusal::BadFraming,
     );
 }
 
@@ -217,7 +217,7 @@ fn an_unknown_coding_with_a_content_length_hides_a_post() {
     smuggle_behind(
         &format!("POST /API HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\nContent-Length: {n}\r\n\r\n"),
         400,
-        "bad_framing",
+        Refusal::BadFraming,
     );
 }
 
@@ -226,7 +226,7 @@ fn chunked_in_http_1_0_hides_a_post() {
     smuggle_behind(
         "POST /API HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
         400,
-        "bad_framing",
+        Refusal::BadFraming,
     );
 }
 
@@ -235,7 +235,7 @@ fn a_chunk_without_its_line_end_hides_a_post() {
     smuggle_behind(
         "POST /API HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY",
         400,
-        "bad_framing",
+        Refusal::BadFraming,
     );
 }
 
@@ -244,7 +244,7 @@ fn a_chunk_size_that_is_not_hex_hides_a_post() {
     smuggle_behind(
         "POST /API HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5g\r\nabcde\r\n0\r\n\r\n",
         400,
-        "bad_framing",
+        Refusal::BadFraming,
     );
 }
 
@@ -254,7 +254,7 @@ fn a_get_with_two_content_lengths_hides_a_post() {
     smuggle_behind(
         &format!("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: {n}\r\n\r\n"),
         400,
-        "bad_framing",
+        Refusal::BadFraming,
     );
 }
 
@@ -268,7 +268,7 @@ fn a_non_numeric_content_length_hides_a_get() {
     );
     assert_refused_and_closed(&seen, 400);
     let stats = h.assert_only_healthy_delivered();
-    assert_eq!(stats.refused_by_reason["bad_framing"], 1);
+    assert_eq!(stats.refused_by_reason[&Refusal::BadFraming], 1);
 }
 
 /// A small post hidden entirely in tiny_http's read-ahead, parsed before
@@ -310,7 +310,7 @@ fn no_request_after_refused_framing_is_interpreted() {
     let seen = read_all(s);
     assert_refused_and_closed(&seen, 400);
     let stats = h.assert_only_healthy_delivered();
-    assert_eq!(stats.refused_by_reason["bad_framing"], 1);
+    assert_eq!(stats.refused_by_reason[&Refusal::BadFraming], 1);
     assert_eq!(stats.requests, 2, "{stats:?}");
 }
 
@@ -341,7 +341,7 @@ fn a_chunked_body_past_the_limit_is_a_413_and_a_close() {
     writer.join().unwrap();
     assert_refused_and_closed(&seen, 413);
     let stats = h.assert_only_healthy_delivered();
-    assert_eq!(stats.refused_by_reason["too_large"], 1);
+    assert_eq!(stats.refused_by_reason[&Refusal::TooLarge], 1);
     assert_eq!(stats.parked, 0);
 }
 
@@ -372,8 +372,8 @@ fn a_body_cut_short_is_a_400_and_a_close() {
         assert_refused_and_closed(&seen, 400);
     }
     let stats = h.assert_only_healthy_delivered();
-    let broken =
-        stats.refused_by_reason["incomplete_body"] + stats.refused_by_reason["bad_framing"];
+    let broken = stats.refused_by_reason[&Refusal::IncompleteBody]
+        + stats.refused_by_reason[&Refusal::BadFraming];
     assert_eq!(broken, heads.len() as u64, "{stats:?}");
     assert_eq!(stats.parse_errors, 0, "no cut body reached the parser");
 }
@@ -388,33 +388,38 @@ fn an_unread_refused_body_is_never_read_as_requests() {
         "Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{hidden}\r\n0\r\n\r\n",
         hidden.len()
     );
-    let cases: [(ServerBuilder, &str, u16, &str); 4] = [
+    let cases: [(ServerBuilder, &str, u16, Refusal); 4] = [
         (
             Server::builder().basic_auth("camera", "s3cret"),
             "POST /API",
             401,
-            "unauthorized",
+            Refusal::Unauthorized,
         ),
         (
             Server::builder().allow("10.0.0.0/8".parse().unwrap()),
             "POST /API",
             403,
-            "forbidden",
+            Refusal::Forbidden,
         ),
         (
             Server::builder().path("/API"),
             "POST /elsewhere",
             404,
-            "not_found",
+            Refusal::NotFound,
         ),
-        (Server::builder(), "PUT /API", 405, "method_not_allowed"),
+        (
+            Server::builder(),
+            "PUT /API",
+            405,
+            Refusal::MethodNotAllowed,
+        ),
     ];
     for (builder, line, status, reason) in cases {
         let h = harness(builder);
         let seen = h.smuggle(format!("{line} HTTP/1.1\r\nHost: x\r\n{chunked}").as_bytes());
         assert_refused_and_closed(&seen, status);
         let stats = h.server.stats();
-        assert_eq!(stats.refused_by_reason[reason], 1, "{reason}: {stats:?}");
+        assert_eq!(stats.refused_by_reason[&reason], 1, "{reason}: {stats:?}");
         assert_eq!(stats.requests, 1, "{reason}: nothing read after the head");
         h.server.shutdown();
         h.server.wait();

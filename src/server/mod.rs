@@ -33,6 +33,7 @@ pub use config::{BuildError, Overflow, ServerBuilder};
 pub use events::{Events, RecvTimeoutError, TryRecvError};
 pub use guard::{Cidr, CidrError};
 pub use pages::Page;
+pub use refusal::Refusal;
 pub use stats::{Camera, Stats};
 
 use crate::body::Pool;

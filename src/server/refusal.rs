@@ -4,26 +4,60 @@
 //! not by tiny_http: tiny_http 0.12 silently drops a `Connection` header from
 //! any response, and a client must be told that the connection ends here.
 
+use std::fmt;
 use std::io::{Cursor, Write};
 use std::time::SystemTime;
 
 use tiny_http::{Header, Response, StatusCode};
 
-/// Why a request was refused; the key is what [`Stats`](super::Stats) counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refusal {
+/// Why the server refused a request: the key of
+/// [`Stats::refused_by_reason`](super::Stats::refused_by_reason).
+///
+/// `Display` (and [`as_str`](Refusal::as_str)) gives the key's text, as the
+/// log and the Prometheus `reason` label show it. Refusals of requests with
+/// a body, and every [`BadFraming`](Refusal::BadFraming) and
+/// [`IncompleteBody`](Refusal::IncompleteBody), close their connection.
+///
+/// ```
+/// use viewtron::Refusal;
+///
+/// let server = viewtron::Server::builder().port(0).build()?;
+/// let stats = server.stats();
+/// for reason in Refusal::ALL {
+///     println!("{reason} (HTTP {}): {}", reason.status(), stats.refused_by_reason[reason]);
+/// }
+/// assert_eq!(stats.refused_by_reason[&Refusal::Forbidden], 0);
+/// assert_eq!(Refusal::TooLarge.to_string(), "too_large");
+/// # server.shutdown();
+/// # Ok::<(), viewtron::BuildError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// `403`: the source address is outside the allowlist
+    /// ([`ServerBuilder::allow`](super::ServerBuilder::allow)).
     Forbidden,
+    /// `401`: missing or wrong HTTP Basic credentials.
     Unauthorized,
+    /// `405`: a method other than `POST`, `GET` and `HEAD`.
     MethodNotAllowed,
+    /// `404`: a path outside [`ServerBuilder::paths`](super::ServerBuilder::paths).
     NotFound,
+    /// `413`: a body over [`ServerBuilder::max_body`](super::ServerBuilder::max_body).
     TooLarge,
+    /// `400`: ambiguous or malformed body framing (request smuggling).
     BadFraming,
+    /// `431`: more header fields or header bytes than
+    /// [`limits::MAX_HEADERS`](crate::limits::MAX_HEADERS) /
+    /// [`limits::MAX_HEADER_BYTES`](crate::limits::MAX_HEADER_BYTES).
     TooManyHeaders,
+    /// `400`: the peer stalled or vanished in the middle of the body.
     IncompleteBody,
 }
 
 impl Refusal {
-    pub const ALL: [Refusal; 8] = [
+    /// Every reason, in the order of [`index`](Refusal::index).
+    pub const ALL: &'static [Refusal] = &[
         Refusal::Forbidden,
         Refusal::Unauthorized,
         Refusal::MethodNotAllowed,
@@ -34,7 +68,35 @@ impl Refusal {
         Refusal::IncompleteBody,
     ];
 
-    pub fn key(self) -> &'static str {
+    /// The number of reasons: the size of per-reason counter tables.
+    pub(crate) const COUNT: usize = Refusal::ALL.len();
+
+    /// This reason's slot in a [`COUNT`](Refusal::COUNT)-sized table. The
+    /// match is exhaustive, so a new reason does not compile until it has a
+    /// slot; the assertion below the `impl` fails the build unless each
+    /// entry of `ALL` sits at its own index. A new reason can therefore never
+    /// be counted under another one's key.
+    pub(crate) const fn index(self) -> usize {
+        match self {
+            Refusal::Forbidden => 0,
+            Refusal::Unauthorized => 1,
+            Refusal::MethodNotAllowed => 2,
+            Refusal::NotFound => 3,
+            Refusal::TooLarge => 4,
+            Refusal::BadFraming => 5,
+            Refusal::TooManyHeaders => 6,
+            Refusal::IncompleteBody => 7,
+        }
+    }
+
+    /// The key's text: `forbidden`, `unauthorized`, `method_not_allowed`,
+    /// `not_found`, `too_large`, `bad_framing`, `too_many_headers`,
+    /// `incomplete_body`.
+    ///
+    /// ```
+    /// assert_eq!(viewtron::Refusal::BadFraming.as_str(), "bad_framing");
+    /// ```
+    pub fn as_str(self) -> &'static str {
         match self {
             Refusal::Forbidden => "forbidden",
             Refusal::Unauthorized => "unauthorized",
@@ -47,6 +109,11 @@ impl Refusal {
         }
     }
 
+    /// The HTTP status the client is answered with.
+    ///
+    /// ```
+    /// assert_eq!(viewtron::Refusal::TooManyHeaders.status(), 431);
+    /// ```
     pub fn status(self) -> u16 {
         match self {
             Refusal::Forbidden => 403,
@@ -59,7 +126,7 @@ impl Refusal {
         }
     }
 
-    pub fn text(self) -> &'static str {
+    fn text(self) -> &'static str {
         match self {
             Refusal::Forbidden => "source address not allowed\n",
             Refusal::Unauthorized => "authentication required\n",
@@ -73,7 +140,7 @@ impl Refusal {
     }
 
     /// The answer to this refusal.
-    pub fn answer(self) -> Answer<'static> {
+    pub(crate) fn answer(self) -> Answer<'static> {
         Answer {
             status: self.status(),
             content_type: "text/plain; charset=utf-8",
@@ -86,6 +153,25 @@ impl Refusal {
         }
     }
 }
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// Each entry of `ALL` at its own index, so `COUNT`-sized tables have exactly
+// one slot per reason.
+const _: () = {
+    let mut i = 0;
+    while i < Refusal::COUNT {
+        assert!(
+            Refusal::ALL[i].index() == i,
+            "Refusal::ALL out of step with Refusal::index"
+        );
+        i += 1;
+    }
+};
 
 /// A short answer, written either by tiny_http (the connection stays open)
 /// or by this crate (the connection ends: [`closing`](Answer::closing)).

@@ -67,13 +67,8 @@ pub struct Stats {
     pub bytes_received: u64,
     /// Requests refused, all reasons together.
     pub refused: u64,
-    /// Requests refused, by reason: `forbidden` (403, allowlist),
-    /// `unauthorized` (401), `method_not_allowed` (405), `not_found` (404),
-    /// `too_large` (413), `bad_framing` (400), `too_many_headers` (431),
-    /// `incomplete_body` (peer stalled or vanished mid-body). Refusals of
-    /// requests with a body, and every `bad_framing` and `incomplete_body`,
-    /// close their connection.
-    pub refused_by_reason: BTreeMap<&'static str, u64>,
+    /// Requests refused, by reason: every [`Refusal`] has an entry.
+    pub refused_by_reason: BTreeMap<Refusal, u64>,
     /// Requests read from a connection after a request on it was refused
     /// and the connection closed (what a smuggler hides in a body): neither
     /// answered nor delivered.
@@ -109,7 +104,7 @@ pub(crate) struct Counters {
     pub callback_panics: AtomicU64,
     pub dropped: AtomicU64,
     pub bytes_received: AtomicU64,
-    pub refused: [AtomicU64; 8],
+    pub refused: [AtomicU64; Refusal::COUNT],
     pub discarded: AtomicU64,
     pub parked: AtomicU64,
     pub accept_restarts: AtomicU64,
@@ -122,8 +117,7 @@ pub(crate) fn bump(counter: &AtomicU64) {
 
 impl Counters {
     pub fn refusal(&self, why: Refusal) {
-        let i = Refusal::ALL.iter().position(|r| *r == why).unwrap_or(0);
-        bump(&self.refused[i]);
+        bump(&self.refused[why.index()]);
     }
 
     pub fn event(&self, category: Category) {
@@ -181,7 +175,7 @@ impl Counters {
             refused_by_reason: Refusal::ALL
                 .iter()
                 .zip(&self.refused)
-                .map(|(r, n)| (r.key(), get(n)))
+                .map(|(r, n)| (*r, get(n)))
                 .collect(),
             discarded: get(&self.discarded),
             parked: get(&self.parked),

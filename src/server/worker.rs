@@ -221,7 +221,7 @@ impl Worker {
                 request.method(),
                 target_path(request.url()),
                 why.status(),
-                why.key()
+                why
             );
         }
         let close = matches!(why, Refusal::BadFraming | Refusal::IncompleteBody)
