@@ -1,12 +1,61 @@
-//! The user's callbacks, and running them so a panic never takes a worker down.
+//! The user's callbacks, why a post reached `on_unparsed`, and running
+//! callbacks so that a panic never takes a worker down.
 
 use std::fmt;
 use std::net::IpAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use super::UnparsedReason;
-use crate::{AlarmStatus, Event};
+use crate::{AlarmStatus, Event, ParseError, Unrecognized};
+
+/// Why a post reached `on_unparsed` instead of `on_event`. `Display` gives the
+/// Python SDK's reason strings.
+///
+/// ```
+/// use viewtron::{Post, UnparsedReason, UnrecognizedReason};
+///
+/// assert_eq!(UnparsedReason::AlarmStatus.to_string(), "alarmStatus");
+/// let Ok(Post::Unrecognized(u)) = viewtron::parse("<config version='2.0'/>") else { panic!() };
+/// assert_eq!(u.reason, UnrecognizedReason::NoMessageType);
+/// assert_eq!(UnparsedReason::Unrecognized(u).to_string(), "no-messageType");
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum UnparsedReason {
+    /// Well-formed, but not an event (`unknown-smartType`, `no-messageType`, …),
+    /// with the `smartType` and description the post carried.
+    Unrecognized(Unrecognized),
+    /// Not UTF-8 or not XML (`parse-error`).
+    Malformed(ParseError),
+    /// A chunked POST with an empty body: not a keepalive (`parse-error`).
+    EmptyChunked,
+    /// An alarm status, when no `on_alarm_status` callback is set (`alarmStatus`).
+    AlarmStatus,
+}
+
+impl UnparsedReason {
+    /// The SDK's reason string.
+    ///
+    /// ```
+    /// assert_eq!(viewtron::UnparsedReason::EmptyChunked.as_str(), "parse-error");
+    /// ```
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            UnparsedReason::Unrecognized(u) => u.reason.as_str(),
+            UnparsedReason::Malformed(_) | UnparsedReason::EmptyChunked => "parse-error",
+            UnparsedReason::AlarmStatus => "alarmStatus",
+        }
+    }
+}
+
+impl fmt::Display for UnparsedReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UnparsedReason::Malformed(e) => write!(f, "parse-error: {e}"),
+            other => f.write_str(other.as_str()),
+        }
+    }
+}
 
 pub(crate) type OnEvent = Arc<dyn Fn(Event, IpAddr) + Send + Sync>;
 pub(crate) type OnConnect = Arc<dyn Fn(IpAddr) + Send + Sync>;

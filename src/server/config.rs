@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::callbacks::Callbacks;
+use super::callbacks::UnparsedReason;
 use super::guard::{BasicAuth, Cidr};
 use super::pages::{Page, Pages};
-use super::{Server, Stats, UnparsedReason};
+use super::stats::Stats;
 use crate::{AlarmStatus, Event};
 
-/// What to do with an event when the [`events`](Server::events) channel is full.
+/// What to do with an event when the [`events`](super::Server::events) channel is full.
 ///
 /// ```
 /// use viewtron::{Overflow, Server};
@@ -34,7 +35,7 @@ pub enum Overflow {
     DropNewest,
 }
 
-/// Why a [`Server`] could not be built.
+/// Why a [`Server`](super::Server) could not be built.
 ///
 /// ```
 /// let first = viewtron::Server::builder().bind("127.0.0.1".parse().unwrap()).port(0).build()?;
@@ -87,7 +88,7 @@ pub(crate) struct Config {
     pub pages: Pages,
 }
 
-/// Configures and starts a [`Server`]. Every setter has a sensible default.
+/// Configures and starts a [`Server`](super::Server). Every setter has a sensible default.
 ///
 /// ```
 /// use viewtron::Server;
@@ -142,7 +143,7 @@ impl fmt::Debug for ServerBuilder {
 
 impl ServerBuilder {
     /// TCP port to listen on (default 5050; 0 picks a free one, see
-    /// [`Server::local_addr`]).
+    /// [`Server::local_addr`](super::Server::local_addr)).
     ///
     /// ```
     /// let server = viewtron::Server::builder().port(0).build()?;
@@ -184,7 +185,7 @@ impl ServerBuilder {
         self
     }
 
-    /// Capacity of the [`events`](Server::events) channel (default 256 events).
+    /// Capacity of the [`events`](super::Server::events) channel (default 256 events).
     ///
     /// ```
     /// let server = viewtron::Server::builder().port(0).channel_capacity(16).build()?;
@@ -196,7 +197,7 @@ impl ServerBuilder {
         self
     }
 
-    /// Whether events go to the [`events`](Server::events) channel. By
+    /// Whether events go to the [`events`](super::Server::events) channel. By
     /// default they do exactly when no [`on_event`](Self::on_event) callback
     /// is set; `true` sends them to both (callback first), `false` to the
     /// callback only.
@@ -469,17 +470,8 @@ impl ServerBuilder {
         self
     }
 
-    /// Binds the socket and starts the workers; cameras are served from now
-    /// on. Use [`Server::serve_forever`] to block, or [`Server::events`] to
-    /// iterate.
-    ///
-    /// ```
-    /// let server = viewtron::Server::builder().port(0).build()?;
-    /// println!("listening on {}", server.local_addr());
-    /// server.shutdown();
-    /// # Ok::<(), viewtron::BuildError>(())
-    /// ```
-    pub fn build(self) -> Result<Server, BuildError> {
+    /// The settings checked, as [`build`](ServerBuilder::build) needs them.
+    pub(crate) fn checked(self) -> Result<ServerBuilder, BuildError> {
         let c = &self.config;
         let invalid = |setting, reason| Err(BuildError::Invalid { setting, reason });
         if c.workers == 0 || c.workers > 1024 {
@@ -502,6 +494,6 @@ impl ServerBuilder {
         if c.paths.iter().any(|p| !p.starts_with('/')) {
             return invalid("path", "must start with '/'");
         }
-        Server::start(self)
+        Ok(self)
     }
 }

@@ -11,8 +11,10 @@ mod config;
 mod doorbell;
 mod events;
 mod forwarded;
+mod generation;
 mod guard;
 mod net;
+mod notices;
 mod pages;
 mod refusal;
 mod sockets;
@@ -29,6 +31,7 @@ use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 
+pub use callbacks::UnparsedReason;
 pub use config::{BuildError, Overflow, ServerBuilder};
 pub use events::{Events, RecvTimeoutError, TryRecvError};
 pub use guard::{Cidr, CidrError};
@@ -37,60 +40,12 @@ pub use refusal::Refusal;
 pub use stats::{Camera, Stats};
 
 use crate::body::Pool;
-use crate::{Event, ParseError, Unrecognized};
+use crate::Event;
 use closing::Closer;
+use generation::{Current, Generation};
 use guard::Credentials;
-use supervisor::{Current, Generation, Supervisor};
+use supervisor::Supervisor;
 use worker::{Shared, Worker};
-
-/// Why a post reached `on_unparsed` instead of `on_event`. `Display` gives the
-/// Python SDK's reason strings.
-///
-/// ```
-/// use viewtron::{Post, UnparsedReason, UnrecognizedReason};
-///
-/// assert_eq!(UnparsedReason::AlarmStatus.to_string(), "alarmStatus");
-/// let Ok(Post::Unrecognized(u)) = viewtron::parse("<config version='2.0'/>") else { panic!() };
-/// assert_eq!(u.reason, UnrecognizedReason::NoMessageType);
-/// assert_eq!(UnparsedReason::Unrecognized(u).to_string(), "no-messageType");
-/// ```
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum UnparsedReason {
-    /// Well-formed, but not an event (`unknown-smartType`, `no-messageType`, …),
-    /// with the `smartType` and description the post carried.
-    Unrecognized(Unrecognized),
-    /// Not UTF-8 or not XML (`parse-error`).
-    Malformed(ParseError),
-    /// A chunked POST with an empty body: not a keepalive (`parse-error`).
-    EmptyChunked,
-    /// An alarm status, when no `on_alarm_status` callback is set (`alarmStatus`).
-    AlarmStatus,
-}
-
-impl UnparsedReason {
-    /// The SDK's reason string.
-    ///
-    /// ```
-    /// assert_eq!(viewtron::UnparsedReason::EmptyChunked.as_str(), "parse-error");
-    /// ```
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            UnparsedReason::Unrecognized(u) => u.reason.as_str(),
-            UnparsedReason::Malformed(_) | UnparsedReason::EmptyChunked => "parse-error",
-            UnparsedReason::AlarmStatus => "alarmStatus",
-        }
-    }
-}
-
-impl fmt::Display for UnparsedReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            UnparsedReason::Malformed(e) => write!(f, "parse-error: {e}"),
-            other => f.write_str(other.as_str()),
-        }
-    }
-}
 
 /// A running event server.
 ///
@@ -150,6 +105,22 @@ impl fmt::Debug for Server {
     }
 }
 
+impl ServerBuilder {
+    /// Binds the socket and starts the workers; cameras are served from now
+    /// on. Use [`Server::serve_forever`] to block, or [`Server::events`] to
+    /// iterate.
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder().port(0).build()?;
+    /// println!("listening on {}", server.local_addr());
+    /// server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn build(self) -> Result<Server, BuildError> {
+        Server::start(self.checked()?)
+    }
+}
+
 impl Server {
     /// A builder with the defaults: port 5050 on all interfaces.
     ///
@@ -162,7 +133,7 @@ impl Server {
         ServerBuilder::default()
     }
 
-    pub(crate) fn start(builder: ServerBuilder) -> Result<Server, BuildError> {
+    fn start(builder: ServerBuilder) -> Result<Server, BuildError> {
         let ServerBuilder { config, callbacks } = builder;
         let listener = net::listen(config.bind, config.port, config.read_timeout)?;
         let bind_error = |source| BuildError::Bind {
@@ -172,7 +143,7 @@ impl Server {
         let local_addr = listener.local_addr().map_err(bind_error)?;
         let first = Generation::start(0, &listener).map_err(bind_error)?;
         let (tx, rx) = crossbeam_channel::bounded(config.channel_capacity);
-        let (notices, inbox) = supervisor::notices().map_err(BuildError::Spawn)?;
+        let (notices, inbox) = notices::notices().map_err(BuildError::Spawn)?;
         let channel = config.channel.unwrap_or(callbacks.on_event.is_none());
         let credentials = config.credentials.as_ref().map(Credentials::new);
         // A closed connection's peer is remembered as long as tiny_http may

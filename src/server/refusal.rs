@@ -41,7 +41,8 @@ pub enum Refusal {
     Unauthorized,
     /// `405`: a method other than `POST`, `GET` and `HEAD`.
     MethodNotAllowed,
-    /// `404`: a path outside [`ServerBuilder::paths`](super::ServerBuilder::paths).
+    /// `404`: a path other than those given to
+    /// [`ServerBuilder::path`](super::ServerBuilder::path).
     NotFound,
     /// `413`: a body over [`ServerBuilder::max_body`](super::ServerBuilder::max_body).
     TooLarge,
@@ -56,7 +57,7 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// Every reason, in the order of [`index`](Refusal::index).
+    /// Every reason, once each.
     pub const ALL: &'static [Refusal] = &[
         Refusal::Forbidden,
         Refusal::Unauthorized,

@@ -16,115 +16,16 @@
 //! comes; after arrivals it flushes tiny_http's connection pool so that no
 //! new connection stays queued behind busy threads.
 
-use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
-use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError};
-
 use super::doorbell::{self, FlushError, Ring};
+use super::generation::Generation;
+use super::notices::{Inbox, Notice};
 use super::stats::bump;
 use super::worker::{Shared, Worker};
-
-/// One tiny_http server over a duplicate of the listening socket.
-pub(crate) struct Generation {
-    pub id: u64,
-    pub http: tiny_http::Server,
-    /// Requests taken from this generation.
-    pub served: AtomicU64,
-    pub dead: AtomicBool,
-}
-
-impl Generation {
-    pub fn start(id: u64, listener: &TcpListener) -> std::io::Result<Arc<Generation>> {
-        let http = tiny_http::Server::from_listener(listener.try_clone()?, None)
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
-        Ok(Arc::new(Generation {
-            id,
-            http,
-            served: AtomicU64::new(0),
-            dead: AtomicBool::new(false),
-        }))
-    }
-}
-
-/// Messages to the supervisor.
-#[derive(Debug)]
-pub(crate) enum Notice {
-    /// The accept loop of this generation reported an error.
-    Dead(u64),
-    /// Shutting down.
-    Stop,
-}
-
-/// The sending side of the supervisor's messages: each message also wakes
-/// the supervisor from its `poll`.
-pub(crate) struct Notices {
-    tx: Sender<Notice>,
-    wake: UnixStream,
-}
-
-impl Notices {
-    pub fn send(&self, notice: Notice) -> Result<(), crossbeam_channel::SendError<Notice>> {
-        self.tx.send(notice)?;
-        // Non-blocking: a full socket already holds a wake-up.
-        let _ = (&self.wake).write(&[1]);
-        Ok(())
-    }
-}
-
-/// The supervisor's side of [`Notices`].
-pub(crate) struct Inbox {
-    rx: Receiver<Notice>,
-    wake: UnixStream,
-}
-
-/// A connected pair of [`Notices`] and [`Inbox`].
-pub(crate) fn notices() -> std::io::Result<(Notices, Inbox)> {
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let (wake_tx, wake_rx) = UnixStream::pair()?;
-    wake_tx.set_nonblocking(true)?;
-    wake_rx.set_nonblocking(true)?;
-    Ok((Notices { tx, wake: wake_tx }, Inbox { rx, wake: wake_rx }))
-}
-
-impl Inbox {
-    /// The next message, if any, after clearing the wake-ups.
-    fn next(&self) -> Option<Notice> {
-        let mut buf = [0u8; 64];
-        while matches!((&self.wake).read(&mut buf), Ok(n) if n > 0) {}
-        match self.rx.try_recv() {
-            Ok(notice) => Some(notice),
-            Err(TryRecvError::Disconnected) => Some(Notice::Stop),
-            Err(TryRecvError::Empty) => None,
-        }
-    }
-}
-
-/// The currently accepting generation; `None` once the server has stopped
-/// (dropping it closes the listening socket).
-pub(crate) struct Current(RwLock<Option<Arc<Generation>>>);
-
-impl Current {
-    pub fn new(g: Arc<Generation>) -> Current {
-        Current(RwLock::new(Some(g)))
-    }
-
-    pub fn get(&self) -> Option<Arc<Generation>> {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    fn replace(&self, g: Arc<Generation>) -> Option<Arc<Generation>> {
-        self.0.write().unwrap_or_else(|e| e.into_inner()).replace(g)
-    }
-
-    pub fn take(&self) -> Option<Arc<Generation>> {
-        self.0.write().unwrap_or_else(|e| e.into_inner()).take()
-    }
-}
 
 pub(crate) struct Supervisor {
     pub shared: Arc<Shared>,
@@ -197,7 +98,7 @@ impl Supervisor {
             let due = recheck.map_or(last_probe + keepalive, |r| r.min(last_probe + keepalive));
             let ring = doorbell::wait(
                 &self.listener,
-                &self.inbox.wake,
+                self.inbox.wake(),
                 due.saturating_duration_since(now),
             );
             if self.shared.stopping.load(Ordering::SeqCst) {
@@ -283,7 +184,7 @@ impl Supervisor {
                     if shared.refusal_log.allow().is_some() {
                         log::error!("cannot restart the HTTP accept loop yet: {e}");
                     }
-                    if doorbell::sleep(&self.inbox.wake, delay)
+                    if doorbell::sleep(self.inbox.wake(), delay)
                         && matches!(self.inbox.next(), Some(Notice::Stop))
                     {
                         return;
@@ -292,26 +193,5 @@ impl Supervisor {
                 }
             }
         }
-    }
-}
-
-/// How long a dead generation's lingering worker waits for another request
-/// before it retires: by then the read timeout has closed idle connections.
-pub(crate) fn retire_after(read_timeout: Duration) -> Duration {
-    read_timeout + Duration::from_secs(5)
-}
-
-/// Tracks idleness for a lingering worker.
-pub(crate) struct Idle(Instant);
-
-impl Idle {
-    pub fn new() -> Idle {
-        Idle(Instant::now())
-    }
-    pub fn reset(&mut self) {
-        self.0 = Instant::now();
-    }
-    pub fn longer_than(&self, d: Duration) -> bool {
-        self.0.elapsed() > d
     }
 }
