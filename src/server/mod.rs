@@ -17,7 +17,9 @@ mod net;
 mod notices;
 mod pages;
 mod refusal;
+mod shutdown;
 mod sockets;
+mod state;
 mod stats;
 mod supervisor;
 mod worker;
@@ -44,8 +46,9 @@ use crate::Event;
 use closing::Closer;
 use generation::{Current, Generation};
 use guard::Credentials;
+use state::Shared;
 use supervisor::Supervisor;
-use worker::{Shared, Worker};
+use worker::Worker;
 
 /// A running event server.
 ///
@@ -153,6 +156,7 @@ impl Server {
             channel,
             callbacks,
             counters: Default::default(),
+            listener,
             stopping: AtomicBool::new(false),
             live_workers: AtomicUsize::new(config.workers),
             busy: AtomicUsize::new(0),
@@ -172,13 +176,12 @@ impl Server {
                 .name(name)
                 .spawn(f)
                 .map_err(|e| {
-                    shared.stop();
+                    shutdown::begin(&shared);
                     BuildError::Spawn(e)
                 })
         };
         let supervisor = Supervisor {
             shared: shared.clone(),
-            listener,
             inbox,
         };
         let supervisor = spawn(
@@ -273,12 +276,7 @@ impl Server {
             }
         }
         // Another thread may be joining them: wait for the last one anyway.
-        let (done, stopped) = &self.shared.stopped;
-        let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
-        while !*done {
-            done = stopped.wait(done).unwrap_or_else(|e| e.into_inner());
-        }
-        drop(done);
+        self.shared.stopped.wait();
         let supervisor = self
             .supervisor
             .lock()
@@ -300,7 +298,7 @@ impl Server {
     /// # Ok::<(), viewtron::BuildError>(())
     /// ```
     pub fn shutdown(&self) {
-        self.shared.stop();
+        shutdown::begin(&self.shared);
     }
 
     /// A cloneable handle that stops the server from any thread.
@@ -390,7 +388,7 @@ impl ShutdownHandle {
     /// # Ok::<(), viewtron::BuildError>(())
     /// ```
     pub fn shutdown(&self) {
-        self.shared.stop();
+        shutdown::begin(&self.shared);
     }
 
     /// Whether shutdown has been requested.

@@ -16,7 +16,7 @@
 //! comes; after arrivals it flushes tiny_http's connection pool so that no
 //! new connection stays queued behind busy threads.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,12 +24,12 @@ use std::time::{Duration, Instant};
 use super::doorbell::{self, FlushError, Ring};
 use super::generation::Generation;
 use super::notices::{Inbox, Notice};
+use super::state::Shared;
 use super::stats::bump;
-use super::worker::{Shared, Worker};
+use super::worker::Worker;
 
 pub(crate) struct Supervisor {
     pub shared: Arc<Shared>,
-    pub listener: TcpListener,
     pub inbox: Inbox,
 }
 
@@ -71,16 +71,10 @@ const SWEEP: Duration = Duration::from_secs(1);
 const PROBE_LIMIT: usize = 4096;
 
 impl Supervisor {
-    /// Stops listening at once: new connections are refused, and tiny_http's
-    /// accept thread wakes up and ends (Linux; elsewhere the socket closes
-    /// when that thread ends).
-    fn close_listener(&self) {
-        let _ = socket2::SockRef::from(&self.listener).shutdown(std::net::Shutdown::Both);
-    }
-
+    /// Runs until shutdown begins (which also shuts the listening socket
+    /// down: see [`shutdown`](super::shutdown), step 1).
     pub fn run(self) {
         self.serve();
-        self.close_listener();
     }
 
     fn serve(&self) {
@@ -97,7 +91,7 @@ impl Supervisor {
             let now = Instant::now();
             let due = recheck.map_or(last_probe + keepalive, |r| r.min(last_probe + keepalive));
             let ring = doorbell::wait(
-                &self.listener,
+                &self.shared.listener,
                 self.inbox.wake(),
                 due.saturating_duration_since(now),
             );
@@ -130,7 +124,7 @@ impl Supervisor {
             recheck = None;
             last_probe = Instant::now();
             let stopping = || self.shared.stopping.load(Ordering::SeqCst);
-            match doorbell::flush(&self.listener, target, PROBE_LIMIT, &stopping) {
+            match doorbell::flush(&self.shared.listener, target, PROBE_LIMIT, &stopping) {
                 Ok(flush) => {
                     log::trace!("pool flushed with {} probe(s)", flush.probes);
                     if flush.probes <= 2 && flush.settled {
@@ -161,7 +155,7 @@ impl Supervisor {
             let Some(next_id) = shared.current.get().map(|g| g.id + 1) else {
                 return;
             };
-            match Generation::start(next_id, &self.listener) {
+            match Generation::start(next_id, &self.shared.listener) {
                 Ok(fresh) => {
                     let Some(old) = shared.current.replace(fresh) else {
                         return;

@@ -4,26 +4,26 @@
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::io::Read;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Sender, TrySendError};
 use tiny_http::{HTTPVersion, Method, Request, Response, StatusCode};
 
-use super::callbacks::{guarded, Callbacks, UnparsedReason};
-use super::closing::{Closer, Watched};
-use super::config::Config;
+use super::callbacks::{guarded, UnparsedReason};
+use super::closing::Watched;
 use super::config::Overflow;
 use super::forwarded;
-use super::generation::{retire_after, Current, Generation, Idle};
-use super::guard::{self, Credentials, Framing, LogLimiter};
-use super::notices::{Notice, Notices};
+use super::generation::{retire_after, Generation, Idle};
+use super::guard::{self, Framing};
+use super::notices::Notice;
 use super::pages::Page;
 use super::refusal::{header, Answer, Refusal};
-use super::stats::{bump, Counters};
-use crate::body::Pool;
+use super::shutdown::Leaving;
+use super::state::Shared;
+use super::stats::bump;
 use crate::limits::{MAX_DRAIN_BYTES, MAX_HEADERS, MAX_HEADER_BYTES};
 use crate::{parse, Body, Category, Event, Post};
 
@@ -35,52 +35,6 @@ const GET_TEXT: &str = "Viewtron event server running";
 
 /// How often idle workers look at the shutdown flag and the current generation.
 const POLL: Duration = Duration::from_millis(200);
-
-/// State shared by the server handle, its workers and shutdown handles.
-pub(crate) struct Shared {
-    pub config: Config,
-    pub callbacks: Callbacks,
-    pub counters: Counters,
-    pub stopping: AtomicBool,
-    /// Pool workers still running (lingering workers are not counted).
-    pub live_workers: AtomicUsize,
-    /// Workers inside `handle`.
-    pub busy: AtomicUsize,
-    /// The generation accepting connections now.
-    pub current: Current,
-    pub local_addr: SocketAddr,
-    /// Whether events go to the channel.
-    pub channel: bool,
-    /// The events channel's sender, dropped at shutdown so that `events()`
-    /// ends when the last worker (each holds a clone) is done.
-    pub tx: Mutex<Option<Sender<Event>>>,
-    pub notices: Notices,
-    pub refusal_log: LogLimiter,
-    pub credentials: Option<Credentials>,
-    /// Ends connections after refusals, and knows which it ended.
-    pub closer: Closer,
-    /// Recycled body buffers.
-    pub pool: Arc<Pool>,
-    /// Set, and notified, when the last pool worker has finished.
-    pub stopped: (Mutex<bool>, Condvar),
-}
-
-impl Shared {
-    /// Asks every worker to finish: each gets one wake-up after the
-    /// requests already queued.
-    pub fn stop(&self) {
-        if !self.stopping.swap(true, Ordering::SeqCst) {
-            log::debug!("shutting down");
-            self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
-            let _ = self.notices.send(Notice::Stop);
-            if let Some(current) = self.current.get() {
-                for _ in 0..self.config.workers {
-                    current.http.unblock();
-                }
-            }
-        }
-    }
-}
 
 fn find_header<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
     request
@@ -109,28 +63,6 @@ pub(crate) struct Worker {
     tx: Option<Sender<Event>>,
 }
 
-/// Leaving the pool, also by panic: the last worker out answers what arrived
-/// after the wake-ups, then drops the generation (closing the listening
-/// socket) and tells `Server::wait`.
-struct Exit<'a>(&'a Worker);
-
-impl Drop for Exit<'_> {
-    fn drop(&mut self) {
-        let shared = &*self.0.shared;
-        if shared.live_workers.fetch_sub(1, Ordering::SeqCst) != 1 {
-            return;
-        }
-        if let Some(generation) = shared.current.take() {
-            if !std::thread::panicking() {
-                self.0.drain(&generation);
-            }
-        }
-        let (done, stopped) = &shared.stopped;
-        *done.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        stopped.notify_all();
-    }
-}
-
 impl Worker {
     pub fn new(shared: Arc<Shared>) -> Worker {
         let tx = shared.tx.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -140,7 +72,10 @@ impl Worker {
     /// A pool worker: serves whichever generation is current.
     pub fn run(self) {
         let shared = &*self.shared;
-        let exit = Exit(&self);
+        let leaving = Leaving {
+            shared,
+            drain: |generation: &Generation| self.drain(generation),
+        };
         while !shared.stopping.load(Ordering::SeqCst) {
             let Some(generation) = shared.current.get() else {
                 break;
@@ -158,7 +93,7 @@ impl Worker {
                 }
             }
         }
-        drop(exit);
+        drop(leaving);
     }
 
     /// Serves a dead generation's remaining connections until they go quiet.
