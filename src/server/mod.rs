@@ -5,9 +5,11 @@
 //! the body and runs your callbacks, so a slow callback never delays a
 //! camera's `200`, and a callback stuck in one worker never stops the others.
 
+mod admit;
 mod callbacks;
 mod closing;
 mod config;
+mod deliver;
 mod doorbell;
 mod events;
 mod forwarded;

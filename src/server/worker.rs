@@ -1,31 +1,33 @@
-//! One worker: take a request, check it, read its body, answer the camera,
-//! then parse and deliver.
+//! One worker: take a request and carry it through the protocol's steps,
+//! one function each, in [`Worker::handle`]: admit (who is asking, the head
+//! checks), route (pages, methods, the post checks), read the body, answer
+//! the camera, then deliver (parse and hand over, in `deliver`). Each step
+//! either hands the request on or ends it: answered, refused or discarded.
 
-use std::borrow::Cow;
 use std::cell::Cell;
-use std::io::Read;
-use std::net::{IpAddr, Ipv4Addr};
+use std::io::{self, Read};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{Sender, TrySendError};
-use tiny_http::{HTTPVersion, Method, Request, Response, StatusCode};
+use crossbeam_channel::Sender;
+use tiny_http::{Method, Request, Response, StatusCode};
 
-use super::callbacks::{guarded, UnparsedReason};
+use super::admit;
 use super::closing::Watched;
-use super::config::Overflow;
+use super::deliver::Delivery;
 use super::forwarded;
 use super::generation::{retire_after, Generation, Idle};
-use super::guard::{self, Framing};
+use super::guard::Framing;
 use super::notices::Notice;
 use super::pages::Page;
 use super::refusal::{header, Answer, Refusal};
 use super::shutdown::Leaving;
 use super::state::Shared;
 use super::stats::bump;
-use crate::limits::{MAX_DRAIN_BYTES, MAX_HEADERS, MAX_HEADER_BYTES};
-use crate::{parse, Body, Category, Event, Post};
+use crate::limits::MAX_DRAIN_BYTES;
+use crate::{Body, Event};
 
 /// The answer every camera post needs.
 pub(crate) const SUCCESS_XML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><config version=\"1.0\" xmlns=\"http://www.ipc.com/ver10\"><status>success</status></config>";
@@ -36,26 +38,15 @@ const GET_TEXT: &str = "Viewtron event server running";
 /// How often idle workers look at the shutdown flag and the current generation.
 const POLL: Duration = Duration::from_millis(200);
 
-fn find_header<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str())
-}
-
-/// The path of a request target, in origin or absolute form, without query.
-pub(crate) fn target_path(url: &str) -> &str {
-    let rest = ["http://", "https://"]
-        .iter()
-        .find_map(|scheme| {
-            url.get(..scheme.len())
-                .filter(|p| p.eq_ignore_ascii_case(scheme))
-                .map(|_| &url[scheme.len()..])
-        })
-        .map(|after| after.find('/').map_or("/", |i| &after[i..]))
-        .unwrap_or(url);
-    rest.split(['?', '#']).next().unwrap_or("/")
+/// A request that passed step 1 of [`Worker::handle`], with what the
+/// following steps need to know about it.
+struct Admitted {
+    request: Request,
+    /// The TCP peer (tiny_http gives none for some sockets).
+    remote: Option<SocketAddr>,
+    /// The camera: the peer, or the address a trusted proxy names for it.
+    ip: IpAddr,
+    framing: Framing,
 }
 
 pub(crate) struct Worker {
@@ -155,7 +146,7 @@ impl Worker {
             log::warn!(
                 "refused {} {:?} from {ip}: {} {} ({suppressed} more refusals not logged)",
                 request.method(),
-                target_path(request.url()),
+                admit::target_path(request.url()),
                 why.status(),
                 why
             );
@@ -198,16 +189,47 @@ impl Worker {
         }
     }
 
-    fn handle(&self, mut request: Request) {
+    /// One request, step by step; each step either hands the request on or
+    /// ends it (answered, refused or discarded).
+    fn handle(&self, request: Request) {
+        let Some(admitted) = self.admit(request) else {
+            return;
+        };
+        let Some(post) = self.route(admitted) else {
+            return;
+        };
+        let Some((post, body)) = self.read_body(post) else {
+            return;
+        };
+        let Admitted {
+            request,
+            remote,
+            ip,
+            framing,
+            ..
+        } = post;
+        if !self.answer(request, remote) {
+            return;
+        }
+        let delivery = Delivery {
+            shared: &self.shared,
+            tx: self.tx.as_ref(),
+        };
+        delivery.deliver(body, framing == Framing::Chunked, ip);
+    }
+
+    /// Step 1: who is asking, and may they; the head checks of
+    /// [`admit::head`] for every method. A request parsed from bytes that
+    /// followed a refused one on a closed connection (what a smuggler hides
+    /// in a body) is discarded here, never served.
+    fn admit(&self, request: Request) -> Option<Admitted> {
         let shared = &*self.shared;
         let remote = request.remote_addr().copied();
-        let peer = remote.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip().to_canonical());
         if remote.is_some_and(|r| shared.closer.is_condemned(r)) {
-            // Parsed from bytes that followed a refused request on a closed
-            // connection: what a smuggler hides in a body. Never served.
-            return self.discard(request);
+            self.discard(request);
+            return None;
         }
-        let path = target_path(request.url());
+        let peer = remote.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip().to_canonical());
         let forwarded_for = request
             .headers()
             .iter()
@@ -215,108 +237,121 @@ impl Worker {
             .map(|h| h.value.as_str());
         let ip = forwarded::camera_ip(peer, forwarded_for, &shared.config.trusted_proxies);
         bump(&shared.counters.requests);
-        let allow = &shared.config.allow;
-        if !allow.is_empty() && !allow.iter().any(|net| net.contains(ip)) {
-            return self.refuse(request, Refusal::Forbidden, ip);
-        }
-        let header_bytes: usize = request
-            .headers()
-            .iter()
-            .map(|h| h.field.as_str().as_str().len() + h.value.as_str().len())
-            .sum();
-        if request.headers().len() > MAX_HEADERS || header_bytes > MAX_HEADER_BYTES {
-            return self.refuse(request, Refusal::TooManyHeaders, ip);
-        }
-        // Framing is checked for every method: tiny_http would otherwise
-        // resolve a doubtful one its own way and read the rest as a request.
-        let headers = request
-            .headers()
-            .iter()
-            .map(|h| (h.field.as_str().as_str(), h.value.as_str()));
-        let http_1_0 = *request.http_version() == HTTPVersion(1, 0);
-        let framing = match guard::framing(headers, http_1_0) {
-            Ok(f) => f,
+        match admit::head(&shared.config, &request, ip) {
+            Ok(framing) => Some(Admitted {
+                request,
+                remote,
+                ip,
+                framing,
+            }),
             Err(why) => {
-                log::debug!("bad framing from {ip}: {why}");
-                return self.refuse(request, Refusal::BadFraming, ip);
+                self.refuse(request, why, ip);
+                None
             }
-        };
-        match request.method() {
-            Method::Post => {}
+        }
+    }
+
+    /// Step 2: a `GET` or `HEAD` is answered here (a page, or the running
+    /// text); other methods are refused; a `POST` goes on once
+    /// [`admit::post`] passes (path, credentials, declared size).
+    fn route(&self, admitted: Admitted) -> Option<Admitted> {
+        let shared = &*self.shared;
+        let Admitted {
+            request,
+            ip,
+            framing,
+            ..
+        } = &admitted;
+        let path = admit::target_path(request.url());
+        let checked = match request.method() {
+            Method::Post => admit::post(
+                &shared.config,
+                shared.credentials.as_ref(),
+                request,
+                path,
+                *framing,
+            ),
             Method::Get | Method::Head => {
                 let page = shared
                     .config
                     .pages
                     .answer(path, || shared.counters.snapshot());
-                let page = page.unwrap_or_else(|| Page::text(GET_TEXT));
-                let answer = Answer {
-                    status: page.status(),
-                    content_type: page.content_type(),
-                    extra: None,
-                    body: page.body(),
-                };
-                // A body on a GET means nothing here; it is not read, so the
-                // connection ends after the answer.
-                return if framing == Framing::Length(0) {
-                    self.respond(request, answer.response())
-                } else {
-                    self.answer_and_close(request, answer)
-                };
+                self.page(admitted, page.unwrap_or_else(|| Page::text(GET_TEXT)));
+                return None;
             }
-            _ => return self.refuse(request, Refusal::MethodNotAllowed, ip),
-        }
-        let paths = &shared.config.paths;
-        if !paths.is_empty() && !paths.iter().any(|p| p == path) {
-            return self.refuse(request, Refusal::NotFound, ip);
-        }
-        if let Some(credentials) = &shared.credentials {
-            if !credentials.check(find_header(&request, "Authorization")) {
-                return self.refuse(request, Refusal::Unauthorized, ip);
-            }
-        }
-        let max = shared.config.max_body;
-        if let Framing::Length(n) = framing {
-            if n > max as u64 {
-                return self.refuse(request, Refusal::TooLarge, ip);
-            }
-        }
-        // A stalled (read timeout) or vanished peer, or broken chunks: one
-        // 400, the connection closed, nothing delivered.
-        let broken = |request: Request, e: std::io::Error| {
-            log::debug!("incomplete body from {ip}: {e}");
-            let why = match e.kind() {
-                // The chunk decoder's verdict (also for a body cut short).
-                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => {
-                    Refusal::BadFraming
-                }
-                _ => Refusal::IncompleteBody,
-            };
-            self.refuse(request, why, ip)
+            _ => Err(Refusal::MethodNotAllowed),
         };
-        let body = match framing {
+        match checked {
+            Ok(()) => Some(admitted),
+            Err(why) => {
+                let ip = *ip;
+                self.refuse(admitted.request, why, ip);
+                None
+            }
+        }
+    }
+
+    /// Answers a `GET` or `HEAD` with a page. A body on one means nothing
+    /// here; it is not read, so the connection ends after the answer.
+    fn page(&self, admitted: Admitted, page: Page) {
+        let answer = Answer {
+            status: page.status(),
+            content_type: page.content_type(),
+            extra: None,
+            body: page.body(),
+        };
+        if admitted.framing == Framing::Length(0) {
+            self.respond(admitted.request, answer.response());
+        } else {
+            self.answer_and_close(admitted.request, answer);
+        }
+    }
+
+    /// Step 3: the body, into a recycled buffer. A stalled (read timeout) or
+    /// vanished peer, or broken chunks: one `400`, the connection closed,
+    /// nothing delivered; a chunked body past `max_body`: `413`.
+    fn read_body(&self, mut post: Admitted) -> Option<(Admitted, Body)> {
+        let shared = &*self.shared;
+        let max = shared.config.max_body;
+        let read = match post.framing {
             Framing::Length(n) => {
                 // Straight into a recycled, initialised buffer: no zeroing.
                 let mut buf = shared.pool.take(n as usize);
-                if let Err(e) = request.as_reader().read_exact(&mut buf) {
-                    return broken(request, e);
-                }
-                shared.pool.body(buf)
+                post.request
+                    .as_reader()
+                    .read_exact(&mut buf)
+                    .map(|()| Some(buf))
             }
             Framing::Chunked => {
                 let mut buf = Vec::new();
-                let read = request
+                post.request
                     .as_reader()
                     .take(max as u64 + 1)
-                    .read_to_end(&mut buf);
-                match read {
-                    Err(e) => return broken(request, e),
-                    Ok(_) if buf.len() > max => return self.refuse(request, Refusal::TooLarge, ip),
-                    Ok(_) => shared.pool.body(buf),
+                    .read_to_end(&mut buf)
+                    .map(|_| (buf.len() <= max).then_some(buf))
+            }
+        };
+        let why = match read {
+            Ok(Some(buf)) => return Some((post, shared.pool.body(buf))),
+            Ok(None) => Refusal::TooLarge,
+            Err(e) => {
+                log::debug!("incomplete body from {}: {e}", post.ip);
+                match e.kind() {
+                    // The chunk decoder's verdict (also for a body cut short).
+                    io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => Refusal::BadFraming,
+                    _ => Refusal::IncompleteBody,
                 }
             }
         };
-        // The answer notes whether a refusal closed the connection before
-        // it was written: then this request followed the refused one.
+        self.refuse(post.request, why, post.ip);
+        None
+    }
+
+    /// Step 4: the camera's `200`, in one write. `false` when a refusal had
+    /// already closed the connection before it was written: then this
+    /// request followed the refused one, and is not delivered.
+    fn answer(&self, request: Request, remote: Option<SocketAddr>) -> bool {
+        let shared = &*self.shared;
         let condemned = Cell::new(false);
         let watched = Watched::new(SUCCESS_XML.as_bytes(), &shared.closer, remote, &condemned);
         let response = Response::new(
@@ -329,9 +364,9 @@ impl Worker {
         self.respond(request, response);
         if condemned.get() {
             bump(&shared.counters.discarded);
-            return;
+            return false;
         }
-        self.deliver(body, framing == Framing::Chunked, ip);
+        true
     }
 
     /// Whether the request carries a body (or claims to): then refusing it
@@ -341,140 +376,5 @@ impl Worker {
             h.field.equiv("Transfer-Encoding")
                 || (h.field.equiv("Content-Length") && h.value.as_str().trim() != "0")
         })
-    }
-
-    /// Parses an answered post and hands it to the callbacks and channel.
-    fn deliver(&self, body: Body, chunked: bool, ip: IpAddr) {
-        let shared = &*self.shared;
-        let counters = &shared.counters;
-        let cb = &shared.callbacks;
-        counters
-            .bytes_received
-            .fetch_add(body.len() as u64, Ordering::Relaxed);
-        let result = if chunked && body.is_empty() {
-            Err(UnparsedReason::EmptyChunked)
-        } else {
-            parse(body.clone()).map_err(UnparsedReason::Malformed)
-        };
-        let device_name = match &result {
-            Ok(post) => post.device().and_then(|d| d.name.as_deref()),
-            Err(_) => None,
-        };
-        if counters.seen(ip, device_name) {
-            self.call(
-                "on_connect",
-                ip,
-                cb.on_connect.as_ref().map(|f| move || f(ip)),
-            );
-        }
-        let text = || match body.as_str() {
-            Some(s) => Cow::Borrowed(s),
-            None => String::from_utf8_lossy(body.as_bytes()),
-        };
-        let raw = |this: &Self| {
-            if !body.is_empty() {
-                if let Some(f) = &cb.on_raw {
-                    let text = text();
-                    this.call("on_raw", ip, Some(|| f(&text, ip)));
-                }
-            }
-        };
-        let unparsed = |this: &Self, reason: UnparsedReason| {
-            if let Some(f) = &cb.on_unparsed {
-                let text = text();
-                this.call("on_unparsed", ip, Some(|| f(&text, ip, &reason)));
-            }
-        };
-        match result {
-            Ok(Post::Keepalive(_)) => bump(&counters.keepalives),
-            Ok(Post::AlarmStatus(status)) => {
-                bump(&counters.alarm_statuses);
-                raw(self);
-                match &cb.on_alarm_status {
-                    Some(f) => self.call("on_alarm_status", ip, Some(|| f(status, ip))),
-                    None => unparsed(self, UnparsedReason::AlarmStatus),
-                }
-            }
-            Ok(Post::Event(event)) => {
-                let category = event.category();
-                counters.event(category);
-                if category != Category::Traject {
-                    raw(self);
-                }
-                if let Some(f) = &cb.on_event {
-                    let copy = shared.channel.then(|| event.clone());
-                    self.call("on_event", ip, Some(|| f(event, ip)));
-                    if let Some(event) = copy {
-                        self.send(event);
-                    }
-                } else if shared.channel {
-                    self.send(event);
-                }
-            }
-            Ok(Post::Unrecognized(u)) => {
-                bump(&counters.unrecognized);
-                raw(self);
-                unparsed(self, UnparsedReason::Unrecognized(u));
-            }
-            Err(reason) => {
-                bump(&counters.parse_errors);
-                log::debug!("unparsable post from {ip}: {reason}");
-                raw(self);
-                unparsed(self, reason);
-            }
-        }
-    }
-
-    fn call(&self, name: &str, ip: IpAddr, f: Option<impl FnOnce()>) {
-        if let Some(f) = f {
-            if !guarded(name, ip, f) {
-                bump(&self.shared.counters.callback_panics);
-            }
-        }
-    }
-
-    /// Queues an event for `events()`, following the overflow policy.
-    fn send(&self, event: Event) {
-        let counters = &self.shared.counters;
-        let may_drop = match self.shared.config.overflow {
-            Overflow::Block => false,
-            Overflow::DropTraject => event.category() == Category::Traject,
-            Overflow::DropNewest => true,
-        };
-        let Some(tx) = &self.tx else {
-            bump(&counters.dropped);
-            return;
-        };
-        let event = match tx.try_send(event) {
-            Ok(()) => return,
-            Err(TrySendError::Disconnected(_)) => {
-                bump(&counters.dropped);
-                return;
-            }
-            Err(TrySendError::Full(event)) => event,
-        };
-        if may_drop {
-            bump(&counters.dropped);
-            return;
-        }
-        log::debug!("events channel full: waiting for the consumer");
-        if tx.send(event).is_err() {
-            bump(&counters.dropped);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::target_path;
-
-    #[test]
-    fn paths_in_origin_and_absolute_form() {
-        assert_eq!(target_path("/API"), "/API");
-        assert_eq!(target_path("/API?x=1"), "/API");
-        assert_eq!(target_path("http://192.168.0.56:5002/API"), "/API");
-        assert_eq!(target_path("HTTP://host/API/x?y"), "/API/x");
-        assert_eq!(target_path("http://host"), "/");
-        assert_eq!(target_path("https://[::1]:80/a"), "/a");
     }
 }
