@@ -10,10 +10,19 @@ use std::time::{Duration, Instant};
 
 /// One tiny_http server over a duplicate of the listening socket.
 pub(crate) struct Generation {
+    /// 0 for the first; each replacement takes the next number, so a
+    /// report about an older generation can be told from one about the
+    /// current one.
     pub id: u64,
+    /// Its requests queue; its accept thread owns a duplicate of the
+    /// listening socket, which dropping this closes.
     pub http: tiny_http::Server,
-    /// Requests taken from this generation.
+    /// Requests taken from this generation; only grows. A dead generation
+    /// that served nobody has no connection to keep serving, so it gets no
+    /// lingering worker.
     pub served: AtomicU64,
+    /// Set once when its accept loop is known dead (never cleared), so the
+    /// death is reported to the supervisor once.
     pub dead: AtomicBool,
 }
 
@@ -30,8 +39,9 @@ impl Generation {
     }
 }
 
-/// The currently accepting generation; `None` once the server has stopped
-/// (dropping it closes the listening socket).
+/// The currently accepting generation: replaced only by the supervisor
+/// (a rebuild), taken only by the last pool worker at shutdown; `None` from
+/// then on, never `Some` again.
 pub(crate) struct Current(RwLock<Option<Arc<Generation>>>);
 
 impl Current {
