@@ -67,9 +67,8 @@
 //! Configuration goes through [`ServerBuilder`]: port and address, workers,
 //! channel capacity and [`Overflow`] policy, accepted paths, body limit, read
 //! timeout, HTTP Basic credentials and a source allowlist ([`Cidr`]). The
-//! limits no builder method changes are constants in [`limits`]; the
-//! README's "Limits and guarantees" lists every limit and what tiny_http
-//! leaves exposed.
+//! limits no builder method changes are constants in [`limits`]; every limit
+//! is listed under [Limits and guarantees](#limits-and-guarantees).
 //!
 //! # How the server works
 //!
@@ -120,6 +119,37 @@
 //!
 //! The seed's patterns in Rust are the examples: `route_by_category`,
 //! `save_images`, `background_thread`, `events_iter`, `shared_state`.
+//!
+//! # Limits and guarantees
+//!
+//! The server sits on networks where anything can connect. Every limit has a
+//! safe default, a builder method and a `listen` flag; every refusal is counted
+//! in [`Stats::refused_by_reason`] by [`Refusal`] and logged at most once a second (with the
+//! number of lines suppressed), so a flood cannot become a log flood.
+//!
+//! | defence | default | set with | what the client sees | proved by |
+//! |---|---|---|---|---|
+//! | body size | 16 MiB (≤ 1 GiB) | [`max_body`](ServerBuilder::max_body), `--max-body BYTES` | `413` before any body byte is read or allocated; a chunked body growing past it: `413` and the connection closed | `hostile::oversized_content_length_is_refused_without_reading`, `smuggling::a_chunked_body_past_the_limit_is_a_413_and_a_close` |
+//! | read timeout | 150 s (above the 30–120 s heartbeat) | [`read_timeout`](ServerBuilder::read_timeout), `--read-timeout SECS` | a connection silent that long (stalled request line, header or body, dead peer, idle keep-alive) is closed; a stalled body holds a worker at most that long | `hostile::stalled_headers_and_body_are_closed` |
+//! | header block | 100 fields, 64 KiB | fixed: [`limits::MAX_HEADERS`], [`limits::MAX_HEADER_BYTES`] | `431` | `hostile::ten_thousand_headers_are_refused`, `a_100_mib_header_line_is_refused` |
+//! | framing (request smuggling) | — | — | one `400` with `Connection: close`, never a `500`, for any method: conflicting or non-numeric `Content-Length`, both `Content-Length` and `Transfer-Encoding`, anything but a single `chunked` coding, `Transfer-Encoding` in HTTP/1.0, a bad chunk size or chunk line end; then the connection is closed and nothing sent after the refused head is ever answered or delivered (see `docs/tiny_http.md` in the repository, "Refused connections") | `smuggling::content_length_and_chunked_together_hide_a_post`, `two_content_lengths_hide_a_post`, `an_overflowing_chunk_size_is_a_400_not_a_500`, `stacked_transfer_codings_hide_a_post`, `an_unknown_coding_with_a_content_length_hides_a_post`, `a_non_numeric_content_length_hides_a_get`, `no_request_after_refused_framing_is_interpreted` and 8 more |
+//! | incomplete bodies | — | — | a body cut short (peer stalls, half-closes or leaves mid-body): `400`, connection closed, nothing delivered | `smuggling::a_body_cut_short_is_a_400_and_a_close`, `hostile::client_vanishing_mid_body_delivers_nothing`, `content_length_shorter_and_longer_than_the_body` |
+//! | authentication | off | [`basic_auth`](ServerBuilder::basic_auth)`(user, pass)`, `--user NAME --password PASS` or `--password-file PATH` | `401` with `WWW-Authenticate: Basic`, before the body is read; constant-time comparison; nothing delivered | `hostile::authentication_is_required_when_configured` |
+//! | refused bodies | — | — | any refusal (`401`, `403`, `404`, `405`, `413`, `431`) of a request that has a body says `Connection: close` and closes the connection: the body is never read, so it can never be read as requests; a refused request without a body keeps its connection. A `GET` with a body is answered, then closed | `smuggling::an_unread_refused_body_is_never_read_as_requests`, `a_get_with_two_content_lengths_hides_a_post` |
+//! | secrets | — | — | the Basic-auth password never appears in `Debug` (the user name does, the password as `***`), errors, `stats()` or the log; refusal logs show the request path only (no query string, no user info, no header) | `secrets::debug_shows_the_user_and_hides_the_password`, `the_log_never_shows_what_a_client_sent_as_credentials`, `listen_never_prints_the_password` |
+//! | source allowlist | off (anyone) | [`allow`](ServerBuilder::allow)`(cidr)`, `--allow CIDR` (repeatable, v4 and v6) | `403` before the body is read (tiny_http itself reads bodies of up to 1 KiB with the head); nothing delivered | `hostile::allowlist_refuses_other_sources`, `forwarded::a_forged_address_does_not_pass_the_allowlist` |
+//! | trusted proxies | none (`X-Forwarded-For` ignored) | [`trusted_proxies`](ServerBuilder::trusted_proxies)`(cidrs)`, `--trusted-proxy CIDR` (repeatable) | from a trusted peer, the camera's address is the right-most `X-Forwarded-For` entry that is not itself trusted, and callbacks, `on_connect`, the allowlist, `stats().cameras` and the log use it; from anyone else the header is ignored | `forwarded::a_client_forging_x_forwarded_for_is_known_by_its_own_address`, `behind_a_trusted_proxy_each_camera_is_known_by_its_own_address`; `deploy/nginx/test.sh` C1, C2 |
+//! | XML | DTDs refused, 200,000 nodes | fixed: [`limits::MAX_XML_NODES`] | the post is answered `200`, then reported as a parse error: no entity expansion, nothing external fetched | `hostile::entity_bomb_is_a_parse_error` |
+//! | accept loop | — | — | a dead tiny_http accept loop (EMFILE, or its silent `try_clone` panic) is noticed and rebuilt from the same socket; connections already open keep being served | `recovery::accept_loop_recovers_after_descriptor_exhaustion` (child under `prlimit --nofile=64`) |
+//! | garbage, TLS, HTTP/2 | — | — | `400`/`505`/close; other cameras unaffected | `hostile::garbage_tls_and_http2_are_survived` |
+//! | idle connections | — | — | 500 idle connections do not stop a new camera | `hostile::five_hundred_idle_connections` |
+//!
+//! The defaults are on each [`ServerBuilder`] method; the limits no method
+//! changes are constants in [`limits`]. How refused connections are closed
+//! although tiny_http 0.12 offers no way to, what that costs, and what tiny_http
+//! still leaves exposed (with the nginx front that closes it): `docs/tiny_http.md`
+//! in the repository.
+//!
 //!
 //! # JSON output
 //!

@@ -3,7 +3,8 @@
 //! threads, descriptors and memory under `/proc/self`). Both happen inside
 //! tiny_http before this crate sees a request, so nothing in this crate can
 //! stop them; the figures go next to the remedy (the nginx front, which
-//! `deploy/nginx/test.sh` check 6 and 4 show refusing both) in the README.
+//! `deploy/nginx/test.sh` check 6 and 4 show refusing both) in
+//! `docs/tiny_http.md`.
 //!
 //! Each test asserts the exposure as documented, so that a tiny_http that
 //! fixes it fails here and the README gets updated. Heavy: `#[ignore]`d,

@@ -187,7 +187,7 @@ fn garbage_tls_and_http2_are_survived() {
         s.write_all(input).unwrap();
         s.shutdown(std::net::Shutdown::Write).unwrap();
         // tiny_http answers 400, 505 or nothing; after an HTTP/2.0 request
-        // line its connection thread deadlocks (see the README's limits), so
+        // line its connection thread deadlocks (see docs/tiny_http.md), so
         // do not wait for the close longer than the server's read timeout.
         s.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
         let mut sink = Vec::new();

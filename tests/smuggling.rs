@@ -348,7 +348,7 @@ fn a_chunked_body_past_the_limit_is_a_413_and_a_close() {
 /// A body cut short (the client stops sending and half-closes): one 400,
 /// nothing delivered. (A chunked body cut in the middle of a chunk's data
 /// is not seen as cut: tiny_http's decoder takes that EOF for the end of
-/// the body; see the README's limits.)
+/// the body; see `docs/tiny_http.md`.)
 #[test]
 fn a_body_cut_short_is_a_400_and_a_close() {
     let h = harness(Server::builder());

@@ -6,7 +6,7 @@
 //!
 //! Two inputs are skipped on purpose, as known tiny_http 0.12 behaviours that
 //! each leak a thread for good and would exhaust the fuzzer's process (both
-//! are tested in `tests/hostile.rs` and listed in the README's limits): a
+//! are tested in `tests/hostile.rs` and listed in `docs/tiny_http.md`): a
 //! request line with `HTTP/2` or `HTTP/3` (tiny_http deadlocks that
 //! connection), and a `Content-Length` over 64 MiB (the server parks the
 //! connection rather than let tiny_http allocate the declared size).

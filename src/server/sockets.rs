@@ -18,7 +18,7 @@
 //!
 //! Where this is not available (another OS, no `/proc`, or a seccomp policy
 //! that forbids `pidfd_getfd`, as some container runtimes apply) the server
-//! runs without it; see the README's "Limits and guarantees".
+//! runs without it; see `docs/tiny_http.md`, "Refused connections".
 //!
 //! A search costs one `readlink` per open descriptor of the process (a few
 //! microseconds each). Searches run one at a time and may use a quarter of a

@@ -74,7 +74,8 @@ pub struct Stats {
     /// answered nor delivered.
     pub discarded: u64,
     /// Connections parked because tiny_http could not safely drop them
-    /// (see the README's "Limits and guarantees").
+    /// (see `docs/tiny_http.md`: a `Content-Length` over
+    /// [`limits::MAX_DRAIN_BYTES`](crate::limits::MAX_DRAIN_BYTES)).
     pub parked: u64,
     /// Times the accept loop was rebuilt after dying.
     pub accept_restarts: u64,
