@@ -89,25 +89,29 @@ impl Bridge {
         let cat = category.as_str();
         if let (Some(mqtt), Some(naming)) = (&self.mqtt, &self.naming) {
             let id = state.camera_id.as_str();
-            mqtt.discover(id, cat, || {
+            // A new entity's first state waits until Home Assistant has had
+            // time to subscribe to it (see `mqtt`), on the publisher thread.
+            let hold = mqtt.discover(id, cat, || {
                 discovery::configs(naming, id, state.camera_name.as_deref(), ip, cat)
             });
             let base = format!("{}/{id}", naming.topic_prefix);
             // Retained for LPR only, as the vendor: the last plate survives
             // a Home Assistant restart; motion-like sensors do not replay.
             let retain = category == Category::Lpr;
-            mqtt.send(Message {
+            let state = Message {
                 topic: format!("{base}/{cat}"),
                 payload: payload.clone(),
                 retain,
-            });
+            };
+            mqtt.send_event(state, false, hold);
             for (name, bytes) in [("overview_image", overview), ("target_image", target)] {
                 if let Some(bytes) = bytes {
-                    mqtt.send(Message {
+                    let image = Message {
                         topic: format!("{base}/{name}"),
                         payload: bytes,
                         retain,
-                    });
+                    };
+                    mqtt.send_event(image, true, hold);
                 }
             }
         }

@@ -27,8 +27,9 @@
 //!   topic_prefix: viewtron
 //!   expire_after: 30
 //!   client_id: viewtron-bridge-gate   # ours: default viewtron-bridge-<host>-<port>
-//!   queue_capacity: 10000             # ours: messages held while the broker is away
-//!   queue_max_mb: 256                 # ours: ... and their bytes at most
+//!   queue_capacity: 10000             # ours: messages held while the broker is away or slow
+//!   queue_max_mb: 64                  # ours: ... and their bytes at most
+//!   first_state_delay: 1              # ours: seconds a new entity's first state waits
 //! home_assistant:
 //!   url: http://localhost:8123
 //!   webhooks: {lpr: viewtron-lpr, all: viewtron-all}
@@ -137,6 +138,9 @@ pub struct Mqtt {
     pub client_id: String,
     pub queue_capacity: usize,
     pub queue_max_bytes: usize,
+    /// How long the not-retained messages of a new entity's first events
+    /// wait after its discovery config (Home Assistant subscribes late).
+    pub first_state_delay: Duration,
 }
 
 impl Mqtt {
@@ -215,6 +219,7 @@ struct MqttFile {
     client_id: Option<String>,
     queue_capacity: Option<usize>,
     queue_max_mb: Option<f64>,
+    first_state_delay: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -442,7 +447,16 @@ fn resolve(
                     "mqtt.queue_max_mb: must be a positive number, not {mb}"
                 )))
             }
-            None => 256 << 20,
+            None => 64 << 20,
+        };
+        let first_state_delay = match m.first_state_delay {
+            Some(s) if s.is_finite() && (0.0..=60.0).contains(&s) => Duration::from_secs_f64(s),
+            Some(s) => {
+                return Err(ConfigError::new(format!(
+                    "mqtt.first_state_delay: must be between 0 and 60 seconds, not {s}"
+                )))
+            }
+            None => Duration::from_secs(1),
         };
         let discovery_prefix =
             topic_part("mqtt.discovery_prefix", m.discovery_prefix, "homeassistant")?;
@@ -468,6 +482,7 @@ fn resolve(
             client_id,
             queue_capacity,
             queue_max_bytes,
+            first_state_delay,
         })
     } else {
         None

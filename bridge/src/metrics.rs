@@ -88,10 +88,28 @@ pub fn render(stats: &Stats, bridge: &Bridge) -> String {
             &one(mqtt.queued() as u64),
         );
         metric(
+            "mqtt_queued_bytes",
+            "gauge",
+            "Bytes of the messages held, counted against queue_max_mb.",
+            &one(mqtt.queued_bytes() as u64),
+        );
+        metric(
+            "mqtt_queued_bytes_peak",
+            "gauge",
+            "The most bytes ever held at once.",
+            &one(m.peak_bytes.load(Ordering::Relaxed) as u64),
+        );
+        metric(
             "mqtt_dropped_total",
             "counter",
-            "Messages dropped: queue full.",
+            "Messages dropped: queue full (images included).",
             &one(get(&m.dropped)),
+        );
+        metric(
+            "mqtt_images_dropped_total",
+            "counter",
+            "Image messages dropped: they may fill only 3/4 of the queue.",
+            &one(get(&m.dropped_images)),
         );
         metric(
             "mqtt_resent_total",

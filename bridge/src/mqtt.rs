@@ -6,6 +6,22 @@
 //! - **Cameras never wait for the broker.** The server's workers only
 //!   `try_send` into a bounded queue (capacity in messages and in bytes).
 //!   When it is full the message is dropped and counted, never waited for.
+//! - **Memory is bounded by bytes, whatever the images.** A message's bytes
+//!   count against `queue_max_mb` from the moment it is queued until the
+//!   broker acknowledges it (or it is dropped): queued, held for resending,
+//!   held back, or in flight. Only rumqttc's own copy of what is in flight
+//!   comes on top, and that is capped at an eighth of the bound.
+//! - **Images go first when something must go.** Image messages (JPEG bytes)
+//!   may fill only three quarters of either bound; the last quarter is kept
+//!   for state and discovery messages, which are what automations use.
+//! - **New entities get their first state.** Home Assistant subscribes to a
+//!   new entity's state topic only after it has processed the discovery
+//!   config, so a state published right behind the first config was lost (the
+//!   vendor's bridge has this bug too). The not-retained messages of an event
+//!   that follows the first discovery of its entity within `first_state_delay`
+//!   are held back on the publisher until then (never on the camera's
+//!   thread); later messages to the same topic queue behind them, so order
+//!   per topic is kept. Retained ones need no delay: the broker replays them.
 //! - **Nothing handed over is lost in an outage.** rumqttc keeps unacknowledged
 //!   publishes only within one session: with a clean session (ours — a
 //!   restarted broker has no session anyway) it discards them on reconnect.
@@ -49,14 +65,20 @@ const WINDOW: usize = 100;
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(200), Duration::from_secs(5));
 /// How often the threads look at the stop flag when idle.
 const TICK: Duration = Duration::from_millis(100);
+/// At most one "queue full" warning per this long (the count says the rest).
+const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// Counters for `/metrics`.
 #[derive(Debug, Default)]
 pub struct Counters {
     /// Publishes the broker acknowledged.
     pub published: AtomicU64,
-    /// Messages dropped because the queue was full.
+    /// Messages dropped because the queue was full (images included).
     pub dropped: AtomicU64,
+    /// Of those, image messages.
+    pub dropped_images: AtomicU64,
+    /// The most bytes ever counted against `queue_max_mb`.
+    pub peak_bytes: AtomicUsize,
     /// Successful connections (the first included).
     pub connects: AtomicU64,
     /// Messages handed over again after a reconnect.
@@ -76,8 +98,28 @@ enum Control {
     HomeAssistantOnline,
 }
 
-/// Discovery configs published so far, by (camera id, category).
-type Memo = BTreeMap<(String, String), Vec<Message>>;
+/// Discovery configs published so far, by (camera id, category), with when
+/// they were first queued.
+type Memo = BTreeMap<(String, String), (Instant, Vec<Message>)>;
+
+/// A message in the queue: what it is, and how long to hold it back.
+#[derive(Debug)]
+struct Item {
+    message: Message,
+    image: bool,
+    not_before: Option<Instant>,
+}
+
+impl Item {
+    fn size(&self) -> usize {
+        size(&self.message)
+    }
+}
+
+/// The bytes a message counts for against `queue_max_mb`.
+fn size(message: &Message) -> usize {
+    message.payload.len() + message.topic.len()
+}
 
 struct Shared {
     /// The live session's number; `None` while disconnected.
@@ -88,7 +130,16 @@ struct Shared {
     memo: Mutex<Memo>,
     queued_bytes: AtomicUsize,
     max_bytes: usize,
+    first_state_delay: Duration,
+    last_drop_log: Mutex<Option<(Instant, u64)>>,
     availability_topic: String,
+}
+
+impl Shared {
+    /// Gives back the bytes of a message that left (acknowledged, dropped).
+    fn release(&self, bytes: usize) {
+        self.queued_bytes.fetch_sub(bytes, Ordering::SeqCst);
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -97,8 +148,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// The MQTT side of the bridge; cheap to share behind an `Arc`.
 pub struct Mqtt {
-    queue: Sender<Message>,
-    queue_rx: Receiver<Message>,
+    queue: Sender<Item>,
+    queue_rx: Receiver<Item>,
+    capacity: usize,
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -142,6 +194,8 @@ impl Mqtt {
             memo: Mutex::new(Memo::new()),
             queued_bytes: AtomicUsize::new(0),
             max_bytes: cfg.queue_max_bytes,
+            first_state_delay: cfg.first_state_delay,
+            last_drop_log: Mutex::new(None),
             availability_topic,
         });
         let status_topic = format!("{}/status", cfg.discovery_prefix);
@@ -164,61 +218,135 @@ impl Mqtt {
         Ok(Mqtt {
             queue,
             queue_rx,
+            capacity: cfg.queue_capacity,
             shared,
             threads: Mutex::new(vec![net, publisher]),
         })
     }
 
-    /// Queues a message without ever waiting; `false` when it was dropped
-    /// (queue full in messages or bytes), which is counted and logged.
+    /// Queues a state or discovery message without ever waiting; `false`
+    /// when it was dropped (queue full in messages or bytes), which is
+    /// counted and logged.
     pub fn send(&self, message: Message) -> bool {
-        let size = message.payload.len() + message.topic.len();
-        let message_topic = message.topic.clone();
-        let bytes = &self.shared.queued_bytes;
-        let fits = bytes
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| {
-                (b + size <= self.shared.max_bytes || b == 0).then_some(b + size)
-            })
-            .is_ok();
-        let sent = fits
-            && match self.queue.try_send(message) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                    bytes.fetch_sub(size, Ordering::SeqCst);
-                    false
+        self.enqueue(Item {
+            message,
+            image: false,
+            not_before: None,
+        })
+    }
+
+    /// Queues the messages of one event: state (`image: false`) or JPEG
+    /// bytes (`image: true`), held back until `hold` when it is set.
+    pub fn send_event(&self, message: Message, image: bool, hold: Option<Instant>) -> bool {
+        let not_before = hold.filter(|_| !message.retain);
+        self.enqueue(Item {
+            message,
+            image,
+            not_before,
+        })
+    }
+
+    fn enqueue(&self, item: Item) -> bool {
+        let size = item.size();
+        let shared = &self.shared;
+        // Images may use three quarters of each bound; the rest is kept for
+        // state and discovery.
+        let (max_bytes, max_count) = if item.image {
+            (shared.max_bytes / 4 * 3, self.capacity - self.capacity / 4)
+        } else {
+            (shared.max_bytes, self.capacity)
+        };
+        let room = !item.image || self.queued() < max_count;
+        let fits = room
+            && shared
+                .queued_bytes
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| {
+                    (b + size <= max_bytes || b == 0).then_some(b + size)
+                })
+                .map(|before| {
+                    shared
+                        .counters
+                        .peak_bytes
+                        .fetch_max(before + size, Ordering::Relaxed)
+                })
+                .is_ok();
+        let topic_if_dropped = (!fits).then(|| item.message.topic.clone());
+        let (image, sent) = (
+            item.image,
+            fits && {
+                match self.queue.try_send(item) {
+                    Ok(()) => true,
+                    Err(TrySendError::Full(item) | TrySendError::Disconnected(item)) => {
+                        shared.release(item.size());
+                        false
+                    }
                 }
-            };
+            },
+        );
         if !sent {
-            let n = self.shared.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            if n == 1 || n.is_power_of_two() || n.is_multiple_of(1000) {
-                log::warn!(
-                    "MQTT queue full ({} messages queued): dropped a message to {message_topic} ({n} dropped so far)",
-                    self.queue.len()
-                );
-            }
+            self.dropped(topic_if_dropped.as_deref(), image);
         }
         sent
     }
 
+    /// Counts a dropped message and logs it, at most once per
+    /// [`DROP_LOG_EVERY`] (with the count since the last line).
+    fn dropped(&self, topic: Option<&str>, image: bool) {
+        let counters = &self.shared.counters;
+        let n = counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        if image {
+            counters.dropped_images.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut last = lock(&self.shared.last_drop_log);
+        let now = Instant::now();
+        let since = match *last {
+            Some((at, _)) if now.duration_since(at) < DROP_LOG_EVERY => return,
+            Some((_, count)) => n - count,
+            None => n,
+        };
+        *last = Some((now, n));
+        drop(last);
+        log::warn!(
+            "MQTT queue full ({} messages, {} bytes held): dropped {since} message(s) since the last warning, {n} in all{}",
+            self.queued(),
+            self.shared.queued_bytes.load(Ordering::Relaxed),
+            topic.map(|t| format!(" (latest to {t})")).unwrap_or_default()
+        );
+    }
+
+    /// Bytes now counted against `queue_max_mb`.
+    pub fn queued_bytes(&self) -> usize {
+        self.shared.queued_bytes.load(Ordering::Relaxed)
+    }
+
     /// Queues the discovery configs of a camera and category the first time
     /// they are seen (and remembers them for republishing), holding the
-    /// memo's lock while queueing, so no state of that camera can overtake them.
+    /// memo's lock while queueing, so no state of that camera can overtake
+    /// them. Returns until when the entity's not-retained messages are to be
+    /// held back (`first_state_delay` after its first discovery), if that is
+    /// still ahead.
     pub fn discover(
         &self,
         camera_id: &str,
         category: &str,
         configs: impl FnOnce() -> Vec<Message>,
-    ) {
+    ) -> Option<Instant> {
         let mut memo = lock(&self.shared.memo);
         let key = (camera_id.to_owned(), category.to_owned());
-        if memo.contains_key(&key) {
-            return;
-        }
-        let configs = configs();
-        for message in &configs {
-            self.send(message.clone());
-        }
-        memo.insert(key, configs);
+        let now = Instant::now();
+        let first = match memo.get(&key) {
+            Some((first, _)) => *first,
+            None => {
+                let configs = configs();
+                for message in &configs {
+                    self.send(message.clone());
+                }
+                memo.insert(key, (now, configs));
+                now
+            }
+        };
+        let until = first + self.shared.first_state_delay;
+        (until > now).then_some(until)
     }
 
     /// Whether the broker connection is up.
@@ -346,21 +474,37 @@ fn connection_loop(
 enum From {
     Priority,
     Resend,
+    Delayed,
     Queue,
+}
+
+/// A message handed to rumqttc and waiting for its PUBACK.
+struct Sent {
+    /// The packet id, once rumqttc reported it.
+    pkid: Option<u16>,
+    message: Message,
+    /// Whether its bytes count against `queue_max_mb` (not so for the
+    /// `online` and discovery copies the publisher makes itself).
+    counted: bool,
 }
 
 struct Publisher {
     client: Client,
     shared: Arc<Shared>,
     control: Receiver<Control>,
-    queue: Receiver<Message>,
+    queue: Receiver<Item>,
     session: Option<u64>,
-    /// Handed to rumqttc, waiting for PUBACK; the id once rumqttc gave one.
-    outbox: VecDeque<(Option<u16>, Message)>,
+    /// Handed to rumqttc, waiting for PUBACK.
+    outbox: VecDeque<Sent>,
+    /// Bytes of the messages in `outbox`.
+    outbox_bytes: usize,
     /// Not acknowledged in a lost session: sent again first after reconnecting.
     resend: VecDeque<Message>,
     /// `online` and discovery configs, sent before anything else.
     priority: VecDeque<Message>,
+    /// Held back until the instant given (new entities' first states, and
+    /// what follows them on the same topics), in the order they came.
+    delayed: VecDeque<(Instant, Message)>,
 }
 
 impl Publisher {
@@ -368,7 +512,7 @@ impl Publisher {
         client: Client,
         shared: Arc<Shared>,
         control: Receiver<Control>,
-        queue: Receiver<Message>,
+        queue: Receiver<Item>,
     ) -> Publisher {
         Publisher {
             client,
@@ -377,8 +521,10 @@ impl Publisher {
             queue,
             session: None,
             outbox: VecDeque::new(),
+            outbox_bytes: 0,
             resend: VecDeque::new(),
             priority: VecDeque::new(),
+            delayed: VecDeque::new(),
         }
     }
 
@@ -389,14 +535,17 @@ impl Publisher {
                 self.handle(c);
             }
             self.shared.counters.held.store(
-                self.outbox.len() + self.resend.len() + self.priority.len(),
+                self.outbox.len() + self.resend.len() + self.priority.len() + self.delayed.len(),
                 Ordering::Relaxed,
             );
-            if self.shared.stop.load(Ordering::SeqCst) {
+            let stopping = self.shared.stop.load(Ordering::SeqCst);
+            if stopping {
                 let deadline =
                     *stop_deadline.get_or_insert_with(|| Instant::now() + Duration::from_secs(5));
-                let drained =
-                    self.queue.is_empty() && self.resend.is_empty() && self.priority.is_empty();
+                let drained = self.queue.is_empty()
+                    && self.resend.is_empty()
+                    && self.priority.is_empty()
+                    && self.delayed.is_empty();
                 if self.session.is_none()
                     || (drained && self.outbox.is_empty())
                     || Instant::now() >= deadline
@@ -405,7 +554,11 @@ impl Publisher {
                     return;
                 }
             }
-            let open = self.session.is_some() && self.outbox.len() < WINDOW;
+            // In flight: at most WINDOW messages and an eighth of the byte
+            // bound (rumqttc holds a copy of each), but always one.
+            let open = self.session.is_some()
+                && self.outbox.len() < WINDOW
+                && (self.outbox.is_empty() || self.outbox_bytes < self.shared.max_bytes / 8);
             if open {
                 if let Some(m) = self.priority.pop_front() {
                     self.hand_over(m, From::Priority);
@@ -415,19 +568,51 @@ impl Publisher {
                     self.hand_over(m, From::Resend);
                     continue;
                 }
+                let now = Instant::now();
+                if let Some(m) = self.take_due(now, stopping) {
+                    self.hand_over(m, From::Delayed);
+                    continue;
+                }
+                let wait = match self.delayed.iter().map(|(at, _)| *at).min() {
+                    Some(at) => TICK.min(at.saturating_duration_since(now)),
+                    None => TICK,
+                };
                 select! {
                     recv(self.control) -> c => if let Ok(c) = c { self.handle(c) },
-                    recv(self.queue) -> m => if let Ok(m) = m {
-                        let size = m.payload.len() + m.topic.len();
-                        self.shared.queued_bytes.fetch_sub(size, Ordering::SeqCst);
-                        self.hand_over(m, From::Queue);
-                    },
-                    default(TICK) => {}
+                    recv(self.queue) -> item => if let Ok(item) = item { self.take(item) },
+                    default(wait) => {}
                 }
             } else if let Ok(c) = self.control.recv_timeout(TICK) {
                 self.handle(c);
             }
         }
+    }
+
+    /// A message from the queue: held back if it is to be, or behind a held
+    /// message to the same topic (order per topic is kept); else sent.
+    fn take(&mut self, item: Item) {
+        let behind = self
+            .delayed
+            .iter()
+            .rev()
+            .find(|(_, m)| m.topic == item.message.topic)
+            .map(|(at, _)| *at);
+        match (item.not_before.filter(|at| *at > Instant::now()), behind) {
+            (None, None) => self.hand_over(item.message, From::Queue),
+            (a, b) => {
+                let at = a.max(b).unwrap_or_else(Instant::now);
+                self.delayed.push_back((at, item.message));
+            }
+        }
+    }
+
+    /// The first held message whose time has come (all of them when stopping).
+    fn take_due(&mut self, now: Instant, stopping: bool) -> Option<Message> {
+        let i = self
+            .delayed
+            .iter()
+            .position(|(at, _)| stopping || *at <= now)?;
+        self.delayed.remove(i).map(|(_, m)| m)
     }
 
     fn handle(&mut self, control: Control) {
@@ -452,21 +637,31 @@ impl Publisher {
             }
             Control::Disconnected => {
                 self.session = None;
-                // The unacknowledged, in order, before what was already waiting.
-                for (_, m) in self.outbox.drain(..).rev() {
-                    self.resend.push_front(m);
+                // The unacknowledged, in order, before what was already
+                // waiting; our own copies of `online` and discovery are made
+                // again on reconnect.
+                for sent in self.outbox.drain(..).rev() {
+                    if sent.counted {
+                        self.resend.push_front(sent.message);
+                    }
                 }
-                // `online` and discovery are queued again on reconnect.
+                self.outbox_bytes = 0;
                 self.priority.clear();
             }
             Control::Sent(pkid) => {
-                if let Some(slot) = self.outbox.iter_mut().find(|(id, _)| id.is_none()) {
-                    slot.0 = Some(pkid);
+                if let Some(slot) = self.outbox.iter_mut().find(|s| s.pkid.is_none()) {
+                    slot.pkid = Some(pkid);
                 }
             }
             Control::Acked(pkid) => {
-                if let Some(i) = self.outbox.iter().position(|(id, _)| *id == Some(pkid)) {
-                    self.outbox.remove(i);
+                if let Some(i) = self.outbox.iter().position(|s| s.pkid == Some(pkid)) {
+                    if let Some(sent) = self.outbox.remove(i) {
+                        let bytes = size(&sent.message);
+                        self.outbox_bytes -= bytes;
+                        if sent.counted {
+                            self.shared.release(bytes);
+                        }
+                    }
                     self.shared
                         .counters
                         .published
@@ -479,18 +674,23 @@ impl Publisher {
 
     fn queue_discovery(&mut self) {
         let memo = lock(&self.shared.memo);
-        self.priority.extend(memo.values().flatten().cloned());
+        self.priority
+            .extend(memo.values().flat_map(|(_, configs)| configs).cloned());
     }
 
     /// Hands one message to rumqttc if the session it was meant for is still
     /// live; otherwise keeps it for after the reconnect.
     fn hand_over(&mut self, message: Message, from: From) {
+        let counted = !matches!(from, From::Priority);
         if message.topic.is_empty() || message.topic.contains(['+', '#']) {
             log::error!(
                 "cannot publish to `{}`: not a valid topic; dropped",
                 message.topic
             );
             self.shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            if counted {
+                self.shared.release(size(&message));
+            }
             return;
         }
         let gate = lock(&self.shared.gate);
@@ -507,13 +707,18 @@ impl Publisher {
                 .is_ok();
         drop(gate);
         if handed {
-            self.outbox.push_back((None, message));
+            self.outbox_bytes += size(&message);
+            self.outbox.push_back(Sent {
+                pkid: None,
+                message,
+                counted,
+            });
         } else {
             match from {
                 From::Priority => self.priority.push_front(message),
                 From::Resend => self.resend.push_front(message),
                 // After the outbox, which the coming `Disconnected` moves here.
-                From::Queue => self.resend.push_back(message),
+                From::Queue | From::Delayed => self.resend.push_back(message),
             }
             if live {
                 // rumqttc's request channel is full for a moment.

@@ -353,3 +353,51 @@ fn metrics_and_health_follow_the_broker() {
     bridge.wait_health(200);
     assert_eq!(bridge.metric("viewtron_bridge_mqtt_connects_total"), 2);
 }
+
+/// Home Assistant subscribes to a new entity's state topic only once it has
+/// processed the entity's discovery config. A subscriber doing exactly that
+/// must still receive the first event of every not-retained category (the
+/// vendor's bridge publishes the state right behind the config, and Home
+/// Assistant never shows the first intrusion, face or count). The cameras
+/// are answered at once all the same.
+#[test]
+fn a_subscriber_that_subscribes_after_discovery_still_gets_the_first_state() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let bridge = Bridge::start(&mqtt_config(&broker, "", ""));
+    bridge.wait_health(200);
+    let mut discovery = Subscriber::start(&broker, "homeassistant/+/+/+/config");
+    for (fixture_name, component, state_topic) in [
+        (
+            "v1-intrusion-pea-perimeter.xml",
+            "binary_sensor",
+            "viewtron/fence_north_127_0_0_1/intrusion",
+        ),
+        (
+            "v1-face-vfd.xml",
+            "binary_sensor",
+            "viewtron/staff_entrance_127_0_0_1/face",
+        ),
+        (
+            "v1-counting-passlinecount.xml",
+            "sensor",
+            "viewtron/turnstile_hall_127_0_0_1/counting",
+        ),
+    ] {
+        let took = bridge.post(&fixture(fixture_name));
+        assert!(took < ANSWER_BOUND, "the camera waited {took:?}");
+        // As Home Assistant: see the config, then subscribe to its state topic.
+        let config = discovery.expect_where("the discovery config", |m| {
+            m.topic.starts_with(&format!("homeassistant/{component}/"))
+                && m.json()["state_topic"] == state_topic
+        });
+        let mut entity = Subscriber::start(&broker, state_topic);
+        let first = entity.expect(state_topic);
+        assert!(
+            !first.retain,
+            "{state_topic} is not retained, as the vendor's"
+        );
+        assert!(first.json()["event_type"].is_string());
+    }
+}
