@@ -110,7 +110,7 @@ measure() {
     mkdir -p "$dir"
     local mqtt_port bridge_port
     mqtt_port=$(free_port)
-    printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type all\n' \
+    printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n' \
         "$mqtt_port" >"$dir/mosquitto.conf"
     mosquitto -c "$dir/mosquitto.conf" 2>"$dir/mosquitto.log" &
     local broker=$!
