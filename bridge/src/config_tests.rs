@@ -155,3 +155,30 @@ fn all_catches_unconfigured_categories() {
     assert_eq!(w.id_for("lpr"), Some("a"));
     assert_eq!(w.id_for("counting"), Some("b"));
 }
+
+#[test]
+fn queue_bounds_and_first_state_delay_have_defaults_and_limits() {
+    let c = parse_with_env("mqtt: {enabled: true}\n", &[]).unwrap();
+    let m = c.mqtt.expect("mqtt on");
+    assert_eq!((m.queue_capacity, m.queue_max_bytes), (10_000, 64 << 20));
+    assert_eq!(m.first_state_delay, Duration::from_secs(1));
+    let c = parse_with_env(
+        "mqtt: {enabled: true, queue_max_mb: 0.5, first_state_delay: 0}\n",
+        &[],
+    )
+    .unwrap();
+    let m = c.mqtt.expect("mqtt on");
+    assert_eq!(m.queue_max_bytes, 512 << 10);
+    assert_eq!(m.first_state_delay, Duration::ZERO);
+    for bad in [
+        "first_state_delay: -1",
+        "first_state_delay: 61",
+        "queue_max_mb: 0",
+    ] {
+        let e = parse_with_env(&format!("mqtt: {{enabled: true, {bad}}}\n"), &[])
+            .unwrap_err()
+            .to_string();
+        let key = bad.split(':').next().unwrap();
+        assert!(e.contains(key) && !e.contains('\n'), "{bad}: {e}");
+    }
+}

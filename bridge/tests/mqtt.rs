@@ -388,7 +388,7 @@ fn a_subscriber_that_subscribes_after_discovery_still_gets_the_first_state() {
         let took = bridge.post(&fixture(fixture_name));
         assert!(took < ANSWER_BOUND, "the camera waited {took:?}");
         // As Home Assistant: see the config, then subscribe to its state topic.
-        let config = discovery.expect_where("the discovery config", |m| {
+        discovery.expect_where("the discovery config", |m| {
             m.topic.starts_with(&format!("homeassistant/{component}/"))
                 && m.json()["state_topic"] == state_topic
         });
