@@ -20,10 +20,17 @@
 //! that forbids `pidfd_getfd`, as some container runtimes apply) the server
 //! runs without it; see `docs/tiny_http.md`, "Refused connections".
 //!
-//! A search costs one `readlink` per open descriptor of the process (a few
-//! microseconds each). Searches run one at a time and may use a quarter of a
-//! core at most: beyond that, a refusal goes without the immediate close
-//! rather than letting a flood of bad requests buy CPU time.
+//! A search walks `/proc/self/fd`, newest descriptors first: one `readlink`
+//! per descriptor (a few microseconds each), which also gives a socket's
+//! inode. Every socket the walk duplicates to read its addresses is
+//! remembered by inode (so no later walk duplicates it again) and, for this
+//! server's connections, by peer address (so a later search for that peer
+//! needs no walk at all: one `readlink` proves the descriptor still holds
+//! the same socket). A flood of refused connections thus costs one walk,
+//! not one per refusal. Searches run one at a time (a caller waits for the
+//! one running) and may use a quarter of a core at most: beyond that, a
+//! refusal goes without the immediate close rather than letting a flood of
+//! bad requests buy CPU time.
 
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
@@ -31,13 +38,30 @@ use std::time::Duration;
 /// Share of one core that searches may use, over a one-second window.
 const BUDGET: Duration = Duration::from_millis(250);
 
+/// Sockets remembered at most; beyond, the memory is cleared and rebuilt.
+#[cfg(target_os = "linux")]
+const REMEMBERED: usize = 1 << 16;
+
 /// Finds the sockets of this server's connections. It holds no descriptor
 /// of its own between searches (a server short of descriptors needs each).
 #[cfg(target_os = "linux")]
 pub(crate) struct Sockets {
     port: u16,
-    /// Held during a search; the window start and time spent in it.
-    budget: std::sync::Mutex<(std::time::Instant, Duration)>,
+    /// Held during a search.
+    state: std::sync::Mutex<State>,
+}
+
+/// The budget window, and what earlier walks learnt.
+#[cfg(target_os = "linux")]
+struct State {
+    window: std::time::Instant,
+    spent: Duration,
+    /// Socket inode -> its peer, when it is one of this server's
+    /// connections (`None`: another socket of the process).
+    by_inode: std::collections::HashMap<u64, Option<SocketAddr>>,
+    /// Peer -> (descriptor number, socket inode) of this server's
+    /// connections.
+    by_peer: std::collections::HashMap<SocketAddr, (i32, u64)>,
 }
 
 #[cfg(target_os = "linux")]
@@ -55,34 +79,53 @@ impl Sockets {
         let same = copy.local_addr().ok()?.as_socket().map(|a| a.port()) == Some(port);
         same.then(|| Sockets {
             port,
-            budget: std::sync::Mutex::new((std::time::Instant::now(), Duration::ZERO)),
+            state: std::sync::Mutex::new(State {
+                window: std::time::Instant::now(),
+                spent: Duration::ZERO,
+                by_inode: Default::default(),
+                by_peer: Default::default(),
+            }),
         })
     }
 
     /// A duplicate of the socket of our connection with `peer`, if it is
-    /// still open. `None` also when another search is running or the
-    /// budget is spent.
+    /// still open. `None` also when the budget is spent.
     pub fn find(&self, peer: SocketAddr) -> Option<socket2::Socket> {
-        let mut budget = self.budget.try_lock().ok()?;
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let started = std::time::Instant::now();
-        if started.duration_since(budget.0) >= Duration::from_secs(1) {
-            *budget = (started, Duration::ZERO);
+        if started.duration_since(state.window) >= Duration::from_secs(1) {
+            state.window = started;
+            state.spent = Duration::ZERO;
         }
-        if budget.1 >= BUDGET {
+        if state.spent >= BUDGET {
             return None;
         }
-        let found = self.search(peer);
-        budget.1 += started.elapsed();
+        let found = self.search(&mut state, peer);
+        state.spent += started.elapsed();
         found
     }
 
-    fn search(&self, peer: SocketAddr) -> Option<socket2::Socket> {
-        use rustix::fs::{openat, readlinkat, Dir, Mode, OFlags, CWD};
-        use rustix::process::{getpid, pidfd_getfd, pidfd_open, PidfdFlags, PidfdGetfdFlags};
+    fn search(&self, state: &mut State, peer: SocketAddr) -> Option<socket2::Socket> {
+        use rustix::fs::{openat, Dir, Mode, OFlags, CWD};
+        use rustix::process::{getpid, pidfd_open, PidfdFlags};
 
         let pidfd = pidfd_open(getpid(), PidfdFlags::empty()).ok()?;
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let dir = openat(CWD, "/proc/self/fd", flags, Mode::empty()).ok()?;
+        let mut link = Vec::with_capacity(32);
+        // Remembered: one readlink proves the number still holds the socket.
+        if let Some(&(number, inode)) = state.by_peer.get(&peer) {
+            if inode_of(&dir, number, &mut link) == Some(inode) {
+                if let Some(socket) = self.ours(&pidfd, number, peer) {
+                    return Some(socket);
+                }
+            }
+            state.by_peer.remove(&peer);
+        }
+        if state.by_inode.len() > REMEMBERED {
+            state.by_inode.clear();
+            state.by_peer.clear();
+        }
         let mut numbers: Vec<i32> = Vec::new();
         let mut entries = Dir::read_from(&dir).ok()?;
         while let Some(Ok(entry)) = entries.read() {
@@ -95,38 +138,84 @@ impl Sockets {
         // usually has the highest numbers (the kernel hands out the lowest
         // free one, and cameras' long-lived connections hold the low ones).
         numbers.sort_unstable_by(|a, b| b.cmp(a));
-        let mut link = Vec::with_capacity(32);
         for number in numbers {
-            link = match readlinkat(&dir, number.to_string(), std::mem::take(&mut link)) {
-                Ok(target) => target.into_bytes(),
-                Err(_) => continue, // closed meanwhile
+            let Some(inode) = inode_of(&dir, number, &mut link) else {
+                continue; // not a socket, or closed meanwhile
             };
-            let is_socket = link.starts_with(b"socket:[");
-            link.clear();
-            if !is_socket {
-                continue;
-            }
-            let Ok(copy) = pidfd_getfd(&pidfd, number, PidfdGetfdFlags::empty()) else {
-                continue;
-            };
-            let copy = std::fs::File::from(copy);
-            if !copy
-                .metadata()
-                .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
-            {
-                // The number now names something else: never close it.
-                std::mem::forget(copy);
-                continue;
-            }
-            let socket = socket2::Socket::from(std::os::fd::OwnedFd::from(copy));
-            let ours = socket.local_addr().ok().and_then(|a| a.as_socket());
-            let theirs = socket.peer_addr().ok().and_then(|a| a.as_socket());
-            if ours.map(|a| a.port()) == Some(self.port) && theirs == Some(peer) {
-                return Some(socket);
+            match state.by_inode.get(&inode) {
+                Some(Some(theirs)) if *theirs == peer => {
+                    if let Some(socket) = self.ours(&pidfd, number, peer) {
+                        state.by_peer.insert(peer, (number, inode));
+                        return Some(socket);
+                    }
+                }
+                Some(_) => {} // known, and not the one
+                None => {
+                    let Some(socket) = duplicate(&pidfd, number) else {
+                        continue;
+                    };
+                    let ours = socket.local_addr().ok().and_then(|a| a.as_socket());
+                    let theirs = socket.peer_addr().ok().and_then(|a| a.as_socket());
+                    let connection = theirs.filter(|_| ours.map(|a| a.port()) == Some(self.port));
+                    state.by_inode.insert(inode, connection);
+                    if let Some(theirs) = connection {
+                        state.by_peer.insert(theirs, (number, inode));
+                        if theirs == peer {
+                            return Some(socket);
+                        }
+                    }
+                }
             }
         }
         None
     }
+
+    /// The socket at `number`, if it is our connection with `peer`.
+    fn ours(
+        &self,
+        pidfd: &std::os::fd::OwnedFd,
+        number: i32,
+        peer: SocketAddr,
+    ) -> Option<socket2::Socket> {
+        let socket = duplicate(pidfd, number)?;
+        let ours = socket.local_addr().ok().and_then(|a| a.as_socket());
+        let theirs = socket.peer_addr().ok().and_then(|a| a.as_socket());
+        (ours.map(|a| a.port()) == Some(self.port) && theirs == Some(peer)).then_some(socket)
+    }
+}
+
+/// The inode of the socket at descriptor `number` (`socket:[INODE]`), or
+/// `None` for anything else.
+#[cfg(target_os = "linux")]
+fn inode_of(dir: &std::os::fd::OwnedFd, number: i32, link: &mut Vec<u8>) -> Option<u64> {
+    let target = rustix::fs::readlinkat(dir, number.to_string(), std::mem::take(link)).ok()?;
+    *link = target.into_bytes();
+    let inode = link
+        .strip_prefix(b"socket:[")
+        .and_then(|rest| rest.strip_suffix(b"]"))
+        .and_then(|digits| std::str::from_utf8(digits).ok())
+        .and_then(|digits| digits.parse().ok());
+    link.clear();
+    inode
+}
+
+/// A duplicate of descriptor `number`, if it is (still) a socket. A number
+/// that now names something else is leaked, never closed: closing a
+/// duplicate of a regular file would release the process's POSIX locks.
+#[cfg(target_os = "linux")]
+fn duplicate(pidfd: &std::os::fd::OwnedFd, number: i32) -> Option<socket2::Socket> {
+    use rustix::process::{pidfd_getfd, PidfdGetfdFlags};
+
+    let copy = pidfd_getfd(pidfd, number, PidfdGetfdFlags::empty()).ok()?;
+    let copy = std::fs::File::from(copy);
+    if !copy
+        .metadata()
+        .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
+    {
+        std::mem::forget(copy);
+        return None;
+    }
+    Some(socket2::Socket::from(std::os::fd::OwnedFd::from(copy)))
 }
 
 /// Elsewhere, connections cannot be reached.
@@ -176,5 +265,43 @@ mod tests {
         );
         // A peer we have no connection with is not found.
         assert!(sockets.find("127.0.0.1:9".parse().unwrap()).is_none());
+    }
+
+    #[test]
+    fn remembers_connections_and_never_returns_a_stale_one() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let Some(sockets) = Sockets::new(&listener) else {
+            eprintln!("pidfd_getfd is not allowed here: nothing to test");
+            return;
+        };
+        let addr = listener.local_addr().unwrap();
+        let clients: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        let accepted: Vec<(TcpStream, SocketAddr)> =
+            (0..20).map(|_| listener.accept().unwrap()).collect();
+        // One walk learns every connection; the others are found from memory.
+        for (_, peer) in &accepted {
+            let found = sockets.find(*peer).expect("found");
+            assert_eq!(found.peer_addr().unwrap().as_socket(), Some(*peer));
+        }
+        let state = sockets.state.lock().unwrap();
+        assert!(state.by_peer.len() >= 20, "{}", state.by_peer.len());
+        drop(state);
+        // A closed connection whose descriptor number now holds another
+        // connection is not returned for the old peer.
+        let (gone, gone_peer) = accepted.into_iter().next().unwrap();
+        drop(gone);
+        let _new_client = TcpStream::connect(addr).unwrap();
+        let (_new, new_peer) = listener.accept().unwrap();
+        assert!(sockets.find(gone_peer).is_none());
+        assert_eq!(
+            sockets
+                .find(new_peer)
+                .unwrap()
+                .peer_addr()
+                .unwrap()
+                .as_socket(),
+            Some(new_peer)
+        );
+        drop(clients);
     }
 }
