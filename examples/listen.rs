@@ -57,7 +57,8 @@ use viewtron::{
 
 const USAGE: &str = "\
 usage: listen [--port N] [--bind ADDR] [--json] [--quiet] [--verbose]
-              [--max-body BYTES] [--read-timeout SECS]
+              [--max-body BYTES] [--read-timeout SECS] [--body-timeout SECS]
+              [--max-per-address N] [--max-workers N]
               [--user NAME (--password PASS | --password-file PATH)]
               [--allow CIDR]... [--trusted-proxy CIDR]... [--metrics]
 
@@ -65,6 +66,12 @@ usage: listen [--port N] [--bind ADDR] [--json] [--quiet] [--verbose]
   --bind ADDR   address to listen on (default: every interface, IPv4 and IPv6)
   --max-body BYTES     largest post accepted (default 16777216); larger: 413
   --read-timeout SECS  close a connection silent this long (default 150)
+  --body-timeout SECS  answer 408 to a body not complete this long after its
+                head (default 30)
+  --max-per-address N  requests in progress per camera address (default 8);
+                more: 429
+  --max-workers N      the most worker threads, spares for slow bodies
+                included (default 128)
   --user NAME --password PASS
                 require HTTP Basic credentials (as set on the camera); else 401
   --password-file PATH
@@ -91,6 +98,9 @@ struct Options {
     verbose: bool,
     max_body: Option<usize>,
     read_timeout: Option<u64>,
+    body_timeout: Option<u64>,
+    max_per_address: Option<usize>,
+    max_workers: Option<usize>,
     user: Option<String>,
     password: Option<String>,
     allow: Vec<viewtron::Cidr>,
@@ -108,6 +118,9 @@ impl Default for Options {
             verbose: false,
             max_body: None,
             read_timeout: None,
+            body_timeout: None,
+            max_per_address: None,
+            max_workers: None,
             user: None,
             password: None,
             allow: Vec::new(),
@@ -137,6 +150,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
             "--bind" => options.bind = Some(parse_value(&flag, &value()?)?),
             "--max-body" => options.max_body = Some(parse_value(&flag, &value()?)?),
             "--read-timeout" => options.read_timeout = Some(parse_value(&flag, &value()?)?),
+            "--body-timeout" => options.body_timeout = Some(parse_value(&flag, &value()?)?),
+            "--max-per-address" => options.max_per_address = Some(parse_value(&flag, &value()?)?),
+            "--max-workers" => options.max_workers = Some(parse_value(&flag, &value()?)?),
             "--user" => options.user = Some(value()?),
             "--password" | "--password-file" if options.password.is_some() => {
                 return Err("give --password or --password-file, once".into());
@@ -247,6 +263,15 @@ fn configure(options: &Options, out: &Arc<Output>) -> ServerBuilder {
     }
     if let Some(secs) = options.read_timeout {
         builder = builder.read_timeout(std::time::Duration::from_secs(secs));
+    }
+    if let Some(secs) = options.body_timeout {
+        builder = builder.body_timeout(std::time::Duration::from_secs(secs));
+    }
+    if let Some(requests) = options.max_per_address {
+        builder = builder.max_per_address(requests);
+    }
+    if let Some(workers) = options.max_workers {
+        builder = builder.max_workers(workers);
     }
     if let (Some(user), Some(password)) = (&options.user, &options.password) {
         builder = builder.basic_auth(user.as_str(), password.as_str());

@@ -72,10 +72,15 @@
 //!
 //! # How the server works
 //!
-//! A tiny_http acceptor feeds a fixed pool of worker threads. Each worker takes a
+//! A tiny_http acceptor feeds a pool of worker threads. Each worker takes a
 //! request, reads its body, **answers the camera first** (`200`, the success
 //! XML, one write), then parses and delivers. A slow callback never delays a
 //! camera's answer, and one worker stuck in a callback never stops the others.
+//! While clients hold workers with slow bodies, spare workers are started so
+//! that the configured number stay free (up to
+//! [`max_workers`](ServerBuilder::max_workers)); no address may have more than
+//! [`max_per_address`](ServerBuilder::max_per_address) requests in progress,
+//! and every body has a deadline ([`body_timeout`](ServerBuilder::body_timeout)).
 //!
 //! - **Callbacks** (`Fn(...) + Send + Sync + 'static`, run on worker threads):
 //!   `on_event(Event, IpAddr)` for events (never keepalives or alarm statuses);
@@ -130,7 +135,10 @@
 //! | defence | default | set with | what the client sees | proved by |
 //! |---|---|---|---|---|
 //! | body size | 16 MiB (≤ 1 GiB) | [`max_body`](ServerBuilder::max_body), `--max-body BYTES` | `413` before any body byte is read or allocated; a chunked body growing past it: `413` and the connection closed | `hostile::oversized_content_length_is_refused_without_reading`, `smuggling::a_chunked_body_past_the_limit_is_a_413_and_a_close` |
-//! | read timeout | 150 s (above the 30–120 s heartbeat) | [`read_timeout`](ServerBuilder::read_timeout), `--read-timeout SECS` | a connection silent that long (stalled request line, header or body, dead peer, idle keep-alive) is closed; a stalled body holds a worker at most that long | `hostile::stalled_headers_and_body_are_closed` |
+//! | read timeout | 150 s (above the 30–120 s heartbeat) | [`read_timeout`](ServerBuilder::read_timeout), `--read-timeout SECS` | a connection silent that long (stalled request line or header, dead peer, idle keep-alive) is closed | `hostile::stalled_headers_and_body_are_closed` |
+//! | body deadline | 30 s (≥ 1 s) | [`body_timeout`](ServerBuilder::body_timeout), `--body-timeout SECS` | a body not complete this long after a worker took its head: `408`, `Connection: close`, connection closed, nothing delivered ([`Refusal::BodyTimeout`]). A trickled body is stopped at the first read after the deadline; a stalled one at the deadline itself (the server shuts the socket's reading side), or, where sockets cannot be reached, when its read returns, one read timeout after its last byte | `slow_clients::a_body_trickled_past_its_deadline_is_answered_408_and_never_delivered`, `a_stalled_body_is_cut_at_its_deadline_not_at_the_read_timeout` |
+//! | requests in progress per address | 8 (≥ 1) | [`max_per_address`](ServerBuilder::max_per_address), `--max-per-address N` | a request from an address that already has 8 between "taken by a worker" and "answered": `429`, `Connection: close`, connection closed, body never read ([`Refusal::PerAddressCap`]); behind a trusted proxy each camera has its own | `slow_clients::one_address_gets_its_cap_of_requests_in_progress_and_no_more`, `requests_in_progress_are_counted_per_camera_behind_a_trusted_proxy`, `a_refused_trickler_never_holds_a_worker` |
+//! | workers | `workers`: twice the cores, ≥ 4; `max_workers`: 128 | [`workers`](ServerBuilder::workers), [`max_workers`](ServerBuilder::max_workers), `--max-workers N` | while any body read has taken over 50 ms, spare workers are started so that `workers` stay free beyond those reading bodies, up to `max_workers`; spares end after 5 s idle. Under plain load none is started. Slow bodies from 256 or 1,024 connections on one address, or 64 on 16 addresses: a camera on another address answered in milliseconds, threads, descriptors and memory bounded (`docs/tiny_http.md`, "Slow clients") | `starvation::slow_bodies_on_256_connections_from_one_address_leave_other_cameras_served`, `…_64_connections_from_16_addresses_…`, `…_1024_connections_…` (run by `.ci/run`) |
 //! | header block | 100 fields, 64 KiB | fixed: [`limits::MAX_HEADERS`], [`limits::MAX_HEADER_BYTES`] | `431` | `hostile::ten_thousand_headers_are_refused`, `a_100_mib_header_line_is_refused` |
 //! | framing (request smuggling) | — | — | one `400` with `Connection: close`, never a `500`, for any method: conflicting or non-numeric `Content-Length`, both `Content-Length` and `Transfer-Encoding`, anything but a single `chunked` coding, `Transfer-Encoding` in HTTP/1.0, a bad chunk size or chunk line end; then the connection is closed and nothing sent after the refused head is ever answered or delivered (see `docs/tiny_http.md` in the repository, "Refused connections") | `smuggling::content_length_and_chunked_together_hide_a_post`, `two_content_lengths_hide_a_post`, `an_overflowing_chunk_size_is_a_400_not_a_500`, `stacked_transfer_codings_hide_a_post`, `an_unknown_coding_with_a_content_length_hides_a_post`, `a_non_numeric_content_length_hides_a_get`, `no_request_after_refused_framing_is_interpreted` and 8 more |
 //! | incomplete bodies | — | — | a body cut short (peer stalls, half-closes or leaves mid-body): `400`, connection closed, nothing delivered | `smuggling::a_body_cut_short_is_a_400_and_a_close`, `hostile::client_vanishing_mid_body_delivers_nothing`, `content_length_shorter_and_longer_than_the_body` |

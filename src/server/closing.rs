@@ -87,8 +87,19 @@ impl Closer {
     /// Not for a request whose unread `Content-Length` body is too large for
     /// tiny_http to drain: see [`answer_and_park`](Self::answer_and_park).
     pub fn answer_and_close(&self, request: Request, answer: &[u8]) -> bool {
+        let socket = request.remote_addr().and_then(|p| self.socket(*p));
+        self.answer_and_close_on(request, answer, socket)
+    }
+
+    /// [`answer_and_close`](Self::answer_and_close) with the connection's
+    /// socket already looked up (`None`: not reachable, or not looked for).
+    pub fn answer_and_close_on(
+        &self,
+        request: Request,
+        answer: &[u8],
+        socket: Option<socket2::Socket>,
+    ) -> bool {
         let peer = request.remote_addr().copied();
-        let socket = peer.and_then(|p| self.socket(p));
         if let Some(socket) = &socket {
             let _ = socket.shutdown(Shutdown::Read);
         }

@@ -81,6 +81,9 @@ pub(crate) struct Config {
     pub max_body: usize,
     pub channel: Option<bool>,
     pub read_timeout: Duration,
+    pub body_timeout: Duration,
+    pub max_per_address: usize,
+    pub max_workers: usize,
     pub allow: Vec<Cidr>,
     pub trusted_proxies: Vec<Cidr>,
     /// Redacted in `Debug` (the password shows as `***`).
@@ -122,6 +125,9 @@ impl Default for ServerBuilder {
                 max_body: 16 * 1024 * 1024,
                 channel: None,
                 read_timeout: Duration::from_secs(150),
+                body_timeout: Duration::from_secs(30),
+                max_per_address: 8,
+                max_workers: 128,
                 allow: Vec::new(),
                 trusted_proxies: Vec::new(),
                 credentials: None,
@@ -173,7 +179,9 @@ impl ServerBuilder {
 
     /// Number of worker threads that answer, parse and deliver (default:
     /// twice the cores, at least 4). Each runs your callbacks; a callback
-    /// that blocks holds one worker, never the others.
+    /// that blocks holds one worker, never the others. While clients hold
+    /// workers with slow bodies, more are started so that this many stay
+    /// free, up to [`max_workers`](Self::max_workers).
     ///
     /// ```
     /// let server = viewtron::Server::builder().port(0).workers(2).build()?;
@@ -258,9 +266,10 @@ impl ServerBuilder {
     }
 
     /// Closes a connection that sends nothing for this long: a stalled
-    /// request line, header or body, or an idle keep-alive connection
-    /// (default 150 s, above the cameras' longest heartbeat gap of 120 s;
-    /// at least 1 s). A stalled body holds its worker at most this long.
+    /// request line or header, or an idle keep-alive connection (default
+    /// 150 s, above the cameras' longest heartbeat gap of 120 s; at least
+    /// 1 s). Bodies have their own, shorter deadline:
+    /// [`body_timeout`](Self::body_timeout).
     ///
     /// ```
     /// use std::time::Duration;
@@ -271,6 +280,64 @@ impl ServerBuilder {
     /// ```
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
         self.config.read_timeout = timeout;
+        self
+    }
+
+    /// Answers `408` to a post whose body is not complete this long after
+    /// a worker took its head (default 30 s; at least 1 s). Camera posts
+    /// arrive in milliseconds; this bounds how long a client trickling its
+    /// body can hold a worker. A body that trickles is cut at the first read
+    /// after the deadline; one that stalls completely is cut by the server
+    /// at the deadline where it can reach the connection's socket, else
+    /// when the waiting read returns, [`read_timeout`](Self::read_timeout)
+    /// after the last byte. Nothing of the body is delivered; the refusal is
+    /// counted as `body_timeout`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let server = viewtron::Server::builder().port(0).body_timeout(Duration::from_secs(10)).build()?;
+    /// # server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.config.body_timeout = timeout;
+        self
+    }
+
+    /// At most this many requests in progress from one camera address
+    /// (default 8; at least 1): from the moment a worker takes a request
+    /// until it is answered. A camera posts one request at a time, an NVR a
+    /// few; 8 leaves room for a few cameras behind one NAT address. Beyond
+    /// it a request is answered `429` before its body is read, and counted
+    /// as `per_address_cap`. Behind a [trusted proxy](Self::trusted_proxies)
+    /// the camera's own address counts, not the proxy's.
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder().port(0).max_per_address(4).build()?;
+    /// # server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn max_per_address(mut self, requests: usize) -> Self {
+        self.config.max_per_address = requests;
+        self
+    }
+
+    /// The most worker threads there may be (default 128, and never fewer
+    /// than [`workers`](Self::workers)). Workers beyond `workers` are
+    /// started only while clients hold workers with slow bodies, and end
+    /// once idle. Each body in progress holds one worker and its buffer (up
+    /// to 1 MiB, or twice the bytes received for larger bodies), so this
+    /// bounds both the threads and the memory that slow clients can take:
+    /// past it, new requests wait for a worker.
+    ///
+    /// ```
+    /// let server = viewtron::Server::builder().port(0).max_workers(64).build()?;
+    /// # server.shutdown();
+    /// # Ok::<(), viewtron::BuildError>(())
+    /// ```
+    pub fn max_workers(mut self, workers: usize) -> Self {
+        self.config.max_workers = workers;
         self
     }
 
@@ -485,6 +552,15 @@ impl ServerBuilder {
         }
         if c.read_timeout < Duration::from_secs(1) {
             return invalid("read_timeout", "must be at least 1 second");
+        }
+        if c.body_timeout < Duration::from_secs(1) {
+            return invalid("body_timeout", "must be at least 1 second");
+        }
+        if c.max_per_address == 0 {
+            return invalid("max_per_address", "must be at least 1");
+        }
+        if c.max_workers > 4096 {
+            return invalid("max_workers", "must be at most 4096");
         }
         if let Some(auth) = &c.credentials {
             if auth.user.contains(':') {

@@ -1,9 +1,15 @@
 //! The server: HTTP in, answers out, events delivered to callbacks or a channel.
 //!
-//! A `tiny_http` acceptor feeds a fixed pool of worker threads. Each worker
-//! takes a request, reads the body, **answers the camera first**, then parses
-//! the body and runs your callbacks, so a slow callback never delays a
-//! camera's `200`, and a callback stuck in one worker never stops the others.
+//! A `tiny_http` acceptor feeds a pool of worker threads. Each worker takes a
+//! request, reads the body, **answers the camera first**, then parses the
+//! body and runs your callbacks, so a slow callback never delays a camera's
+//! `200`, and a callback stuck in one worker never stops the others.
+//!
+//! No client can take the workers away from the cameras: one address may
+//! have only so many requests in progress (`per_address`), every body has a
+//! deadline (`intake`, `watch`), and while some workers are held by slow
+//! bodies, spares are started so that the configured number stay free
+//! (`watch`, `spares`).
 
 mod admit;
 mod callbacks;
@@ -15,15 +21,19 @@ mod events;
 mod forwarded;
 mod generation;
 mod guard;
+mod intake;
 mod net;
 mod notices;
 mod pages;
+mod per_address;
 mod refusal;
 mod shutdown;
 mod sockets;
+mod spares;
 mod state;
 mod stats;
 mod supervisor;
+mod watch;
 mod worker;
 
 use std::fmt;
@@ -48,8 +58,10 @@ use crate::Event;
 use closing::Closer;
 use generation::{Current, Generation};
 use guard::Credentials;
+use per_address::PerAddress;
 use state::Shared;
 use supervisor::Supervisor;
+use watch::Watch;
 use worker::Worker;
 
 /// A running event server.
@@ -98,6 +110,8 @@ pub struct Server {
     workers: Mutex<Vec<JoinHandle<()>>>,
     /// Holds the original listening socket until it exits.
     supervisor: Mutex<Option<JoinHandle<()>>>,
+    /// Watches bodies in progress (see `watch`).
+    watch: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl fmt::Debug for Server {
@@ -169,6 +183,8 @@ impl Server {
             refusal_log: Default::default(),
             credentials,
             closer,
+            per_address: PerAddress::new(config.max_per_address),
+            watch: Watch::default(),
             stopped: Default::default(),
             pool: Arc::new(Pool::new(config.workers * 2)),
             config,
@@ -190,6 +206,11 @@ impl Server {
             "viewtron-supervisor".into(),
             Box::new(move || supervisor.run()),
         )?;
+        let workforce = spares::Workforce(shared.clone());
+        let watch = spawn(
+            "viewtron-watch".into(),
+            Box::new(move || workforce.0.watch.run(&workforce)),
+        )?;
         let mut workers = Vec::with_capacity(shared.config.workers);
         for i in 0..shared.config.workers {
             let worker = Worker::new(shared.clone());
@@ -205,6 +226,7 @@ impl Server {
             rx: Some(rx),
             workers: Mutex::new(workers),
             supervisor: Mutex::new(Some(supervisor)),
+            watch: Mutex::new(Some(watch)),
         })
     }
 
@@ -287,6 +309,12 @@ impl Server {
         if let Some(handle) = supervisor {
             if handle.join().is_err() {
                 log::error!("the supervisor thread panicked");
+            }
+        }
+        let watch = self.watch.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(handle) = watch {
+            if handle.join().is_err() {
+                log::error!("the watch thread panicked");
             }
         }
     }

@@ -15,8 +15,9 @@ use tiny_http::{Header, Response, StatusCode};
 ///
 /// `Display` (and [`as_str`](Refusal::as_str)) gives the key's text, as the
 /// log and the Prometheus `reason` label show it. Refusals of requests with
-/// a body, and every [`BadFraming`](Refusal::BadFraming) and
-/// [`IncompleteBody`](Refusal::IncompleteBody), close their connection.
+/// a body, and every [`BadFraming`](Refusal::BadFraming),
+/// [`IncompleteBody`](Refusal::IncompleteBody) and
+/// [`BodyTimeout`](Refusal::BodyTimeout), close their connection.
 ///
 /// ```
 /// use viewtron::Refusal;
@@ -52,8 +53,16 @@ pub enum Refusal {
     /// [`limits::MAX_HEADERS`](crate::limits::MAX_HEADERS) /
     /// [`limits::MAX_HEADER_BYTES`](crate::limits::MAX_HEADER_BYTES).
     TooManyHeaders,
-    /// `400`: the peer stalled or vanished in the middle of the body.
+    /// `400`: the peer vanished in the middle of the body.
     IncompleteBody,
+    /// `408`: the body was not complete within
+    /// [`ServerBuilder::body_timeout`](super::ServerBuilder::body_timeout)
+    /// (or a read of it waited the whole read timeout).
+    BodyTimeout,
+    /// `429`: the camera's address already had
+    /// [`ServerBuilder::max_per_address`](super::ServerBuilder::max_per_address)
+    /// requests in progress; the body was not read.
+    PerAddressCap,
 }
 
 impl Refusal {
@@ -67,6 +76,8 @@ impl Refusal {
         Refusal::BadFraming,
         Refusal::TooManyHeaders,
         Refusal::IncompleteBody,
+        Refusal::BodyTimeout,
+        Refusal::PerAddressCap,
     ];
 
     /// The number of reasons: the size of per-reason counter tables.
@@ -87,12 +98,14 @@ impl Refusal {
             Refusal::BadFraming => 5,
             Refusal::TooManyHeaders => 6,
             Refusal::IncompleteBody => 7,
+            Refusal::BodyTimeout => 8,
+            Refusal::PerAddressCap => 9,
         }
     }
 
     /// The key's text: `forbidden`, `unauthorized`, `method_not_allowed`,
     /// `not_found`, `too_large`, `bad_framing`, `too_many_headers`,
-    /// `incomplete_body`.
+    /// `incomplete_body`, `body_timeout`, `per_address_cap`.
     ///
     /// ```
     /// assert_eq!(viewtron::Refusal::BadFraming.as_str(), "bad_framing");
@@ -107,6 +120,8 @@ impl Refusal {
             Refusal::BadFraming => "bad_framing",
             Refusal::TooManyHeaders => "too_many_headers",
             Refusal::IncompleteBody => "incomplete_body",
+            Refusal::BodyTimeout => "body_timeout",
+            Refusal::PerAddressCap => "per_address_cap",
         }
     }
 
@@ -124,6 +139,8 @@ impl Refusal {
             Refusal::TooLarge => 413,
             Refusal::BadFraming | Refusal::IncompleteBody => 400,
             Refusal::TooManyHeaders => 431,
+            Refusal::BodyTimeout => 408,
+            Refusal::PerAddressCap => 429,
         }
     }
 
@@ -137,6 +154,8 @@ impl Refusal {
             Refusal::BadFraming => "ambiguous or malformed body framing\n",
             Refusal::TooManyHeaders => "too many header fields\n",
             Refusal::IncompleteBody => "incomplete body\n",
+            Refusal::BodyTimeout => "body not received in time\n",
+            Refusal::PerAddressCap => "too many requests in progress from this address\n",
         }
     }
 

@@ -13,9 +13,11 @@
 //! 2. **End the channel's root** ([`begin`]): the server's own sender is
 //!    dropped, so that only the workers' clones keep `events()` open.
 //! 3. **Wake the supervisor** ([`begin`]): it returns from its `poll`.
-//! 4. **Wake the workers** ([`begin`]): one wake-up per worker on the
-//!    current generation's queue; each worker finishes the request in its
-//!    hands, sees `stopping` and leaves.
+//! 4. **Wake the workers** ([`begin`]): one wake-up per live worker (spares
+//!    included) on the current generation's queue; each worker finishes the
+//!    request in its hands, sees `stopping` and leaves. The watch thread
+//!    (bodies' deadlines, spare workers) is told to end too: it starts no
+//!    spare from now on, and `Server::wait` joins it with the supervisor.
 //! 5. **Drain** ([`Leaving`], last worker out): requests tiny_http had
 //!    already queued are answered and delivered, as promised.
 //! 6. **Drop the generation** ([`Leaving`]): tiny_http's server, its queue
@@ -23,7 +25,8 @@
 //! 7. **End `events()`** (each worker dropping its sender as it leaves; the
 //!    last one after the drain): the iterator ends once drained.
 //! 8. **Tell `wait()`** ([`Leaving`] sets `Shared::stopped`); `Server::wait` then
-//!    joins the supervisor, which has already returned (step 3).
+//!    joins the supervisor, which has already returned (step 3), and the
+//!    watch thread (step 4).
 //!
 //! Connections that are still open stay open (tiny_http keeps no handle to
 //! close them); posts sent on them afterwards get no answer.
@@ -49,8 +52,9 @@ pub(crate) fn begin(shared: &Shared) {
     // 3.
     let _ = shared.notices.send(Notice::Stop);
     // 4.
+    shared.watch.stop();
     if let Some(current) = shared.current.get() {
-        for _ in 0..shared.config.workers {
+        for _ in 0..shared.live_workers.load(Ordering::SeqCst) {
             current.http.unblock();
         }
     }

@@ -14,7 +14,9 @@ use super::config::Config;
 use super::generation::Current;
 use super::guard::{Credentials, LogLimiter};
 use super::notices::Notices;
+use super::per_address::PerAddress;
 use super::stats::Counters;
+use super::watch::Watch;
 use crate::body::Pool;
 use crate::Event;
 
@@ -31,9 +33,10 @@ pub(crate) struct Shared {
     /// worker takes a request from a blocking `recv` again, and the
     /// supervisor starts no generation.
     pub stopping: AtomicBool,
-    /// Pool workers still running (lingering workers are not counted). Only
-    /// the worker that takes it from 1 to 0 runs the end of the shutdown
-    /// sequence, so it runs exactly once.
+    /// Pool workers still running, spares included (lingering workers are
+    /// not counted). Only the worker that takes it from 1 to 0 runs the end
+    /// of the shutdown sequence, so it runs exactly once. A spare counts
+    /// from just before its thread starts.
     pub live_workers: AtomicUsize,
     /// Workers inside `handle`.
     pub busy: AtomicUsize,
@@ -53,6 +56,11 @@ pub(crate) struct Shared {
     pub credentials: Option<Credentials>,
     /// Ends connections after refusals, and knows which it ended.
     pub closer: Closer,
+    /// Requests in progress per camera address, against `max_per_address`.
+    pub per_address: PerAddress,
+    /// Bodies in progress: their deadlines, and spare workers while some
+    /// are held.
+    pub watch: Watch,
     /// Recycled body buffers.
     pub pool: Arc<Pool>,
     /// Set, and notified, when the last pool worker has finished.

@@ -3,13 +3,18 @@
 //! checks), route (pages, methods, the post checks), read the body, answer
 //! the camera, then deliver (parse and hand over, in `deliver`). Each step
 //! either hands the request on or ends it: answered, refused or discarded.
+//!
+//! Reading the body is where a client can hold a worker: it is admitted
+//! only within its address's cap (`per_address`), against a deadline
+//! (`intake`, enforced by `watch`), and a refused body that may still be on
+//! its way is never drained by a worker (`intake::elsewhere`).
 
 use std::cell::Cell;
 use std::io::{self, Read};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 use tiny_http::{Method, Request, Response, StatusCode};
@@ -20,8 +25,10 @@ use super::deliver::Delivery;
 use super::forwarded;
 use super::generation::{retire_after, Generation, Idle};
 use super::guard::Framing;
+use super::intake;
 use super::notices::Notice;
 use super::pages::Page;
+use super::per_address::Ticket;
 use super::refusal::{header, Answer, Refusal};
 use super::shutdown::Leaving;
 use super::state::Shared;
@@ -38,6 +45,10 @@ const GET_TEXT: &str = "Viewtron event server running";
 /// How often idle workers look at the shutdown flag and the current generation.
 const POLL: Duration = Duration::from_millis(200);
 
+/// How long a spare worker (one started while others were held by slow
+/// bodies) stays idle before it ends, when it is no longer needed.
+const RETIRE_SPARE: Duration = Duration::from_secs(5);
+
 /// A request that passed step 1 of [`Worker::handle`], with what the
 /// following steps need to know about it.
 struct Admitted {
@@ -52,12 +63,27 @@ struct Admitted {
 pub(crate) struct Worker {
     pub shared: Arc<Shared>,
     tx: Option<Sender<Event>>,
+    /// Started by the watch while others were held: ends when idle and no
+    /// longer needed.
+    spare: bool,
 }
 
 impl Worker {
     pub fn new(shared: Arc<Shared>) -> Worker {
         let tx = shared.tx.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        Worker { shared, tx }
+        Worker {
+            shared,
+            tx,
+            spare: false,
+        }
+    }
+
+    /// A spare worker (see `spares`).
+    pub fn spare(shared: Arc<Shared>) -> Worker {
+        Worker {
+            spare: true,
+            ..Worker::new(shared)
+        }
     }
 
     /// A pool worker: serves whichever generation is current.
@@ -67,13 +93,25 @@ impl Worker {
             shared,
             drain: |generation: &Generation| self.drain(generation),
         };
+        let mut idle = Idle::new();
         while !shared.stopping.load(Ordering::SeqCst) {
             let Some(generation) = shared.current.get() else {
                 break;
             };
             match generation.http.recv_timeout(POLL) {
-                Ok(Some(request)) => self.take(&generation, request),
-                Ok(None) => {}
+                Ok(Some(request)) => {
+                    self.take(&generation, request);
+                    idle.reset();
+                }
+                Ok(None) => {
+                    let needed = shared.config.workers + shared.watch.stuck();
+                    if self.spare
+                        && idle.longer_than(RETIRE_SPARE)
+                        && shared.live_workers.load(Ordering::SeqCst) > needed
+                    {
+                        break;
+                    }
+                }
                 Err(e) => {
                     if !shared.stopping.load(Ordering::SeqCst)
                         && !generation.dead.swap(true, Ordering::SeqCst)
@@ -151,8 +189,10 @@ impl Worker {
                 why
             );
         }
-        let close = matches!(why, Refusal::BadFraming | Refusal::IncompleteBody)
-            || Self::has_body(&request);
+        let close = matches!(
+            why,
+            Refusal::BadFraming | Refusal::IncompleteBody | Refusal::BodyTimeout
+        ) || Self::has_body(&request);
         if close {
             self.answer_and_close(request, why.answer());
         } else {
@@ -163,11 +203,24 @@ impl Worker {
     /// Answers and ends the connection (see [`Closer::answer_and_close`]).
     /// A declared body too large for tiny_http to drain safely keeps its
     /// connection parked instead.
+    ///
+    /// Without the socket, tiny_http drains what is left of the body when the
+    /// request is dropped, for as long as the client keeps sending it: then
+    /// that happens on a thread of its own, never on a worker.
     fn answer_and_close(&self, request: Request, answer: Answer) {
         let closer = &self.shared.closer;
         let bytes = answer.closing(*request.method() == Method::Head);
         if request.body_length().map_or(0, |n| n as u64) <= MAX_DRAIN_BYTES {
-            closer.answer_and_close(request, &bytes);
+            if intake::body_in_memory(&request) {
+                closer.answer_and_close(request, &bytes);
+            } else if let Some(socket) = request.remote_addr().and_then(|p| closer.socket(*p)) {
+                closer.answer_and_close_on(request, &bytes, Some(socket));
+            } else {
+                let shared = self.shared.clone();
+                intake::elsewhere(request, move |request| {
+                    shared.closer.answer_and_close_on(request, &bytes, None);
+                });
+            }
             return;
         }
         bump(&self.shared.counters.parked);
@@ -198,7 +251,7 @@ impl Worker {
         let Some(post) = self.route(admitted) else {
             return;
         };
-        let Some((post, body)) = self.read_body(post) else {
+        let Some((post, body, ticket)) = self.read_body(post) else {
             return;
         };
         let Admitted {
@@ -208,7 +261,10 @@ impl Worker {
             framing,
             ..
         } = post;
-        if !self.answer(request, remote) {
+        let answered = self.answer(request, remote);
+        // Answered: no longer in progress (delivery does not count).
+        drop(ticket);
+        if !answered {
             return;
         }
         let delivery = Delivery {
@@ -307,33 +363,39 @@ impl Worker {
         }
     }
 
-    /// Step 3: the body, into a recycled buffer. A stalled (read timeout) or
-    /// vanished peer, or broken chunks: one `400`, the connection closed,
-    /// nothing delivered; a chunked body past `max_body`: `413`.
-    fn read_body(&self, mut post: Admitted) -> Option<(Admitted, Body)> {
+    /// Step 3: the body. It counts against its address's cap of requests
+    /// in progress from here until answered (beyond the cap: `429`, the body
+    /// never read), and must be complete by its deadline, which runs from
+    /// now (the head is complete: tiny_http read it before handing the
+    /// request over). Every read checks the deadline; the watch cuts a read
+    /// still waiting at it, and starts spare workers while this one is held.
+    /// Too slow: `408`; a vanished peer or broken chunks: `400`; a chunked
+    /// body past `max_body`: `413`; each closes the connection, nothing is
+    /// delivered.
+    fn read_body(&self, mut post: Admitted) -> Option<(Admitted, Body, Ticket<'_>)> {
         let shared = &*self.shared;
-        let max = shared.config.max_body;
-        let read = match post.framing {
-            Framing::Length(n) => {
-                // Straight into a recycled, initialised buffer: no zeroing.
-                let mut buf = shared.pool.take(n as usize);
-                post.request
-                    .as_reader()
-                    .read_exact(&mut buf)
-                    .map(|()| Some(buf))
-            }
-            Framing::Chunked => {
-                let mut buf = Vec::new();
-                post.request
-                    .as_reader()
-                    .take(max as u64 + 1)
-                    .read_to_end(&mut buf)
-                    .map(|_| (buf.len() <= max).then_some(buf))
-            }
+        let Some(ticket) = shared.per_address.enter(post.ip) else {
+            self.refuse(post.request, Refusal::PerAddressCap, post.ip);
+            return None;
         };
+        let deadline = Instant::now() + shared.config.body_timeout;
+        let reading = shared.watch.reading(post.remote, deadline);
+        let read = intake::read_body(
+            &mut post.request,
+            post.framing,
+            deadline,
+            &shared.pool,
+            shared.config.max_body,
+        );
+        drop(reading);
         let why = match read {
-            Ok(Some(buf)) => return Some((post, shared.pool.body(buf))),
+            Ok(Some(body)) => return Some((post, body, ticket)),
             Ok(None) => Refusal::TooLarge,
+            // Past the deadline, or a read waited the whole read timeout.
+            Err(e) if Instant::now() >= deadline || e.kind() == io::ErrorKind::WouldBlock => {
+                log::debug!("body from {} not received in time: {e}", post.ip);
+                Refusal::BodyTimeout
+            }
             Err(e) => {
                 log::debug!("incomplete body from {}: {e}", post.ip);
                 match e.kind() {

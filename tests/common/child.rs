@@ -7,8 +7,9 @@
 //!
 //! Protocol, one line each way: the child prints `PORT n` once it listens,
 //! `EVENT ip plate` for each event, and `MEASURE threads=.. fds=.. rss_kb=..
-//! hwm_kb=..` for each `measure` line it reads; when its standard input
-//! closes it shuts the server down, prints `STATS <Debug of Stats>` and exits.
+//! hwm_kb=..` for each `measure` line it reads, `NOW <Debug of Stats>` for
+//! each `stats` line; when its standard input closes it shuts the server
+//! down, prints `STATS <Debug of Stats>` and exits.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, SocketAddr};
@@ -133,6 +134,15 @@ impl ChildServer {
         }
     }
 
+    /// The child's `Stats` now (Debug text).
+    pub fn stats(&mut self) -> String {
+        let stdin = self.stdin.as_mut().expect("the child is running");
+        writeln!(stdin, "stats").unwrap();
+        stdin.flush().unwrap();
+        self.line_with("NOW ", Duration::from_secs(30))
+            .expect("the child printed its stats")
+    }
+
     /// Shuts the child down; its final `Stats` (Debug text).
     pub fn finish(mut self) -> String {
         drop(self.stdin.take());
@@ -149,6 +159,20 @@ impl Drop for ChildServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A counter out of `Stats`' Debug text, such as `requests`.
+pub fn stat(stats: &str, field: &str) -> u64 {
+    let plain = format!("{field}: ");
+    let at = stats
+        .find(&plain)
+        .map(|i| i + plain.len())
+        .unwrap_or_else(|| panic!("no {field} in {stats}"));
+    let digits: String = stats[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().unwrap()
 }
 
 /// In the child: `/proc/self` figures, as `MEASURE` prints them.
@@ -201,6 +225,7 @@ pub fn serve_child(server: viewtron::Server) {
     for line in stdin.lock().lines() {
         match line.as_deref() {
             Ok("measure") => say(&format!("MEASURE {}", measure_self())),
+            Ok("stats") => say(&format!("NOW {:?}", server.stats())),
             Ok(_) => {}
             Err(_) => break,
         }
