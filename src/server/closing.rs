@@ -131,7 +131,7 @@ impl Closer {
         match peer.and_then(|p| Some((p, self.socket(p)?))) {
             Some((peer, socket)) => {
                 let _ = socket.shutdown(Shutdown::Read);
-                if let Err(e) = (&socket).write_all(answer) {
+                if let Err(e) = send_all_quietly(&socket, answer) {
                     log::debug!("could not answer before closing: {e}");
                 }
                 self.condemn(peer, true);
@@ -182,7 +182,9 @@ impl Closer {
             // The same address and port may come back as a new connection
             // once the old one is gone: a live, writable socket is that new
             // connection (the old one was shut for writing).
-            let live = self.socket(peer).is_some_and(|s| s.send(&[]).is_ok());
+            let live = self
+                .socket(peer)
+                .is_some_and(|s| send_quietly(&s, &[]).is_ok());
             condemned = !live;
         }
         let mut map = self.condemned.write().unwrap_or_else(|e| e.into_inner());
@@ -237,4 +239,28 @@ impl Read for Watched<'_> {
         }
         self.body.read(buf)
     }
+}
+
+/// Sends on a socket of tiny_http's without ever raising `SIGPIPE`.
+///
+/// A client that reset the connection makes a plain `send` raise `SIGPIPE`,
+/// which kills a process that has not set it to be ignored (Rust's `main`
+/// does; a host that embeds the library, or a fuzzer's `no_main` harness,
+/// may not). `MSG_NOSIGNAL` turns that into an `EPIPE` error, as std's own
+/// `TcpStream` does.
+fn send_quietly(socket: &socket2::Socket, bytes: &[u8]) -> std::io::Result<usize> {
+    rustix::net::send(socket, bytes, rustix::net::SendFlags::NOSIGNAL).map_err(Into::into)
+}
+
+/// [`send_quietly`] until every byte is sent.
+fn send_all_quietly(socket: &socket2::Socket, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        match send_quietly(socket, bytes) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
