@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One-command benchmark: our server (examples/sink.rs) against the ceiling of
-# its stack (examples/ceiling.rs: bare tiny_http, no parsing), side by side in
+# One-command benchmark: our server (bench/rigs/src/bin/sink.rs) against the ceiling
+# of its stack (bench/rigs/src/bin/ceiling.rs: bare tiny_http, no parsing), side by side in
 # the same run, on loopback. See bench/README.md.
 #
 #   bash bench/run.sh [--python-sdk] [--bridge]
@@ -107,11 +107,13 @@ trap 'exit 130' INT TERM
 say() { echo "bench: $*" >&2; }
 
 # ------------------------------------------------------------------ build
-say "building the examples (release)"
-cargo build --release --quiet --example sink --example ceiling --example simulate
+say "building the rigs and simulate (release)"
+cargo build --release --quiet -p viewtron --example simulate
+cargo build --release --quiet -p viewtron-bench-rigs --bin sink --bin ceiling
 target_dir=$(cargo metadata --format-version 1 --no-deps |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-bin=$target_dir/release/examples
+bin=$target_dir/release/examples # simulate
+rigs=$target_dir/release # sink, ceiling
 
 # Our server's default worker count, max(2 x cores, 4); the ceiling gets as many.
 cores=$(nproc)
@@ -246,8 +248,8 @@ for client in $CLIENTS; do
         for server in "${servers[@]}"; do
             tag=$client-$post-$c-$server-$round
             case $server in
-                ceiling) start_server "$tag" "$bin/ceiling" 0 "$run_for" --workers "$workers" ;;
-                viewtron) start_server "$tag" "$bin/sink" 0 "$run_for" --rss ;;
+                ceiling) start_server "$tag" "$rigs/ceiling" 0 "$run_for" --workers "$workers" ;;
+                viewtron) start_server "$tag" "$rigs/sink" 0 "$run_for" --rss ;;
                 python-sdk)
                     start_server "$tag" "$tmp/venv/bin/python" bench/python_sdk_server.py 0 "$run_for"
                     ;;
@@ -305,8 +307,8 @@ for n in $BURSTS; do
         for server in ceiling viewtron; do
             tag=burst-$n-$server-$round
             case $server in
-                ceiling) start_server "$tag" "$bin/ceiling" 0 15 --workers "$workers" ;;
-                viewtron) start_server "$tag" "$bin/sink" 0 15 --rss ;;
+                ceiling) start_server "$tag" "$rigs/ceiling" 0 15 --workers "$workers" ;;
+                viewtron) start_server "$tag" "$rigs/sink" 0 15 --rss ;;
             esac
             "$bin/simulate" --quiet --json --burst -c "$n" \
                 "http://127.0.0.1:$server_port/API" "$tmp/posts/traject.xml" \
@@ -328,8 +330,8 @@ if ((CAMERAS > 0)); then
     for server in ceiling viewtron; do
         tag=cameras-$server
         case $server in
-            ceiling) start_server "$tag" "$bin/ceiling" 0 $((CAMERA_SECONDS + 4)) --workers "$workers" ;;
-            viewtron) start_server "$tag" "$bin/sink" 0 $((CAMERA_SECONDS + 4)) --rss ;;
+            ceiling) start_server "$tag" "$rigs/ceiling" 0 $((CAMERA_SECONDS + 4)) --workers "$workers" ;;
+            viewtron) start_server "$tag" "$rigs/sink" 0 $((CAMERA_SECONDS + 4)) --rss ;;
         esac
         peak_threads "$(cat "$tmp/$tag.pid")" >"$tmp/$tag.threads" &
         sampler=$!
@@ -543,7 +545,7 @@ print(machine)
 print(commit)
 print(command)
 print(f"servers: ceiling = bare tiny_http 0.12, {workers} workers, no parsing "
-      "(examples/ceiling.rs); viewtron = examples/sink.rs, default settings"
+      "(bench/rigs ceiling); viewtron = bench/rigs sink, default settings"
       + ("; python-sdk = viewtron 1.4.1 from PyPI" if any(r[2] == "python-sdk" for r in rows) else ""))
 print("clients: simulate (examples/simulate.rs, a thread per connection) and wrk "
       "(epoll, --latency; its p99 includes its coordinated-omission correction); "

@@ -1,4 +1,5 @@
-//! Smoke tests for the examples that run unattended: each is built, started
+//! Smoke tests for the examples that run unattended, and for the `sink`
+//! benchmark rig (`bench/rigs/`): each is built, started
 //! as a child process on loopback, fed camera posts over raw TCP, and judged
 //! by what it prints.
 //!
@@ -28,13 +29,18 @@ const STARTUP: Duration = Duration::from_secs(20);
 const BUILD: Duration = Duration::from_secs(600);
 
 /// The examples these tests run.
-const EXAMPLES: [&str; 3] = ["listen", "sink", "dump"];
+const EXAMPLES: [&str; 2] = ["listen", "dump"];
 
-/// The path of an example's binary.
+/// The benchmark rigs these tests run: binaries of the `viewtron-bench-rigs`
+/// workspace member (`bench/rigs/`).
+const RIGS: [&str; 1] = ["sink"];
+
+/// The path of an example's or a rig's binary.
 ///
 /// `env!("CARGO_BIN_EXE_…")` exists only for `[[bin]]` targets, and
-/// `cargo test --test examples` does not build examples. So the first call
-/// asks the cargo running this test to build them, with
+/// `cargo test --test examples` does not build examples (nor another
+/// package's binaries). So the first call asks the cargo running this test
+/// to build them, with
 /// `--message-format=json`, and takes each binary's path from its
 /// `compiler-artifact` message. That path follows `CARGO_TARGET_DIR`, the
 /// profile and the platform's `.exe` suffix, which guessing
@@ -56,9 +62,13 @@ fn build_examples() -> HashMap<String, PathBuf> {
     let mut command = Command::new(cargo);
     command
         .args(["build", "--message-format=json", "--manifest-path"])
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .args(["-p", "viewtron", "-p", "viewtron-bench-rigs"]);
     for name in EXAMPLES {
         command.args(["--example", name]);
+    }
+    for name in RIGS {
+        command.args(["--bin", name]);
     }
     if !cfg!(debug_assertions) {
         command.arg("--release"); // match `cargo test --release`
@@ -77,10 +87,10 @@ fn build_examples() -> HashMap<String, PathBuf> {
         let Ok(message) = serde_json::from_str::<Value>(&line) else {
             continue;
         };
-        let is_example = message["target"]["kind"]
+        let is_program = message["target"]["kind"]
             .as_array()
-            .is_some_and(|kinds| kinds.iter().any(|k| k == "example"));
-        if message["reason"] == "compiler-artifact" && is_example {
+            .is_some_and(|kinds| kinds.iter().any(|k| k == "example" || k == "bin"));
+        if message["reason"] == "compiler-artifact" && is_program {
             if let (Some(name), Some(exe)) = (
                 message["target"]["name"].as_str(),
                 message["executable"].as_str(),

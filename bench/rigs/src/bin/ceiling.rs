@@ -3,8 +3,8 @@
 //! `bench/run.sh` to measure our server against in the same run.
 //!
 //! ```text
-//! cargo run --release --example ceiling -- PORT SECONDS [--workers N]
-//! cargo run --release --example ceiling -- 5050 10
+//! cargo run --release -p viewtron-bench-rigs --bin ceiling -- PORT SECONDS [--workers N]
+//! cargo run --release -p viewtron-bench-rigs --bin ceiling -- 5050 10
 //! ```
 //!
 //! It listens on `127.0.0.1:PORT` (0 picks a free port; the address is on

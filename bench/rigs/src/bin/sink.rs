@@ -2,8 +2,8 @@
 //! delivered, and prints one summary line. Nothing is printed per event.
 //!
 //! ```text
-//! cargo run --release --example sink -- PORT SECONDS [--channel] [--rss]
-//! cargo run --release --example sink -- 5050 10
+//! cargo run --release -p viewtron-bench-rigs --bin sink -- PORT SECONDS [--channel] [--rss]
+//! cargo run --release -p viewtron-bench-rigs --bin sink -- 5050 10
 //! ```
 //!
 //! It listens on `127.0.0.1:PORT` (0 picks a free port; the address is on
