@@ -204,11 +204,12 @@ fn one_address_gets_its_cap_of_requests_in_progress_and_no_more() {
     let held: Vec<TcpStream> = (0..2)
         .map(|_| head_from(h.addr(), "127.0.0.2", &long_post()))
         .collect();
-    // ...(once both are taken: the server counts them as requests)...
+    // ...(once both are in progress: taken, and their bodies awaited)...
     let deadline = Instant::now() + TIMEOUT;
-    while h.server.stats().requests < 2 && Instant::now() < deadline {
+    while h.server.stats().in_progress < 2 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
+    assert_eq!(h.server.stats().in_progress, 2);
     // ...and the third from the same address is refused before its body
     // is read: the answer comes although no body byte is ever sent.
     let mut third = head_from(h.addr(), "127.0.0.2", &long_post());
@@ -218,7 +219,8 @@ fn one_address_gets_its_cap_of_requests_in_progress_and_no_more() {
     assert!(closed, "the refused connection is closed");
     // A camera on another address is not affected.
     h.assert_camera_served();
-    // Once the address's requests are over, it may post again.
+    // Once the address's requests are over (the clients leave: their
+    // bodies end short), it may post again.
     drop((held, third));
     let deadline = Instant::now() + TIMEOUT;
     let mut again = None;
@@ -266,7 +268,7 @@ fn requests_in_progress_are_counted_per_camera_behind_a_trusted_proxy() {
         s
     };
     let deadline = Instant::now() + TIMEOUT;
-    while h.server.stats().requests < 1 && Instant::now() < deadline {
+    while h.server.stats().in_progress < 1 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
     let post = |camera: &str| {
@@ -304,7 +306,7 @@ fn a_refused_trickler_never_holds_a_worker() {
     let h = harness(Server::builder().workers(1).max_per_address(1));
     let first = head_from(h.addr(), "127.0.0.2", &long_post());
     let deadline = Instant::now() + TIMEOUT;
-    while h.server.stats().requests < 1 && Instant::now() < deadline {
+    while h.server.stats().in_progress < 1 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
     let mut refused: Vec<TcpStream> = (0..4)

@@ -380,7 +380,7 @@ impl Server {
     /// # Ok::<(), viewtron::BuildError>(())
     /// ```
     pub fn stats(&self) -> Stats {
-        self.shared.counters.snapshot()
+        self.shared.stats()
     }
 }
 

@@ -266,6 +266,12 @@ impl Stats {
             &one(self.accept_restarts),
         );
         metric(
+            "requests_in_progress",
+            "gauge",
+            "Requests taken by a worker and not yet answered.",
+            &one(self.in_progress),
+        );
+        metric(
             "cameras",
             "gauge",
             "Cameras and NVRs heard from.",

@@ -55,7 +55,13 @@ impl PerAddress {
         })
     }
 
-    /// Requests in progress from `ip` (for tests and logs).
+    /// Requests in progress from every address together.
+    pub fn total(&self) -> usize {
+        let table = self.in_progress.lock().unwrap_or_else(|e| e.into_inner());
+        table.values().sum()
+    }
+
+    /// Requests in progress from `ip`.
     #[cfg(test)]
     fn count(&self, ip: IpAddr) -> usize {
         let table = self.in_progress.lock().unwrap_or_else(|e| e.into_inner());

@@ -15,7 +15,7 @@ use super::generation::Current;
 use super::guard::{Credentials, LogLimiter};
 use super::notices::Notices;
 use super::per_address::PerAddress;
-use super::stats::Counters;
+use super::stats::{Counters, Stats};
 use super::watch::Watch;
 use crate::body::Pool;
 use crate::Event;
@@ -65,6 +65,15 @@ pub(crate) struct Shared {
     pub pool: Arc<Pool>,
     /// Set, and notified, when the last pool worker has finished.
     pub stopped: Stopped,
+}
+
+impl Shared {
+    /// The counters, and the requests in progress now.
+    pub fn stats(&self) -> Stats {
+        let mut stats = self.counters.snapshot();
+        stats.in_progress = self.per_address.total() as u64;
+        stats
+    }
 }
 
 /// Whether the last pool worker has left (step 8 of

@@ -79,6 +79,11 @@ pub struct Stats {
     pub parked: u64,
     /// Times the accept loop was rebuilt after dying.
     pub accept_restarts: u64,
+    /// Requests in progress now: taken by a worker and not yet answered
+    /// (their bodies being read), against
+    /// [`ServerBuilder::max_per_address`](super::ServerBuilder::max_per_address)
+    /// per address. A gauge, not a counter.
+    pub in_progress: u64,
     /// Every camera seen, ordered by IP.
     pub cameras: Vec<Camera>,
 }
@@ -181,6 +186,7 @@ impl Counters {
             discarded: get(&self.discarded),
             parked: get(&self.parked),
             accept_restarts: get(&self.accept_restarts),
+            in_progress: 0,
             cameras,
         }
     }

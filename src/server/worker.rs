@@ -328,10 +328,7 @@ impl Worker {
                 *framing,
             ),
             Method::Get | Method::Head => {
-                let page = shared
-                    .config
-                    .pages
-                    .answer(path, || shared.counters.snapshot());
+                let page = shared.config.pages.answer(path, || shared.stats());
                 self.page(admitted, page.unwrap_or_else(|| Page::text(GET_TEXT)));
                 return None;
             }
