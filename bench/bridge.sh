@@ -21,7 +21,7 @@
 # image's default; disk speed is not what is measured), no webhooks. Per
 # measurement: a fresh mosquitto, a subscriber on viewtron/+/lpr (the state
 # topic, one message per event; the two image messages per event go through
-# the broker but not to the subscriber), the bridge, then examples/simulate.rs
+# the broker but not to the subscriber), the bridge, then examples/simulate/
 # posting for DURATION seconds; then up to 60 s for the bridge to deliver what
 # it accepted.
 set -euo pipefail
@@ -69,7 +69,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ------------------------------------------------------------------ build
-say "building viewtron-bridge and examples/simulate.rs (release)"
+say "building viewtron-bridge and examples/simulate/ (release)"
 cargo build --release --quiet -p viewtron-bridge --bin viewtron-bridge
 cargo build --release --quiet -p viewtron --example simulate
 target_dir=$(cargo metadata --format-version 1 --no-deps |
@@ -266,7 +266,7 @@ print()
 print(f"machine: {machine}; post: v1 VEHICE with a 200 KB + 8 KB base64 image (bench/bridge_post.py), "
       f"{duration} s of load per run, medians over the rounds")
 print("events/s = state messages the subscriber received / seconds from the first post to the last "
-      "message; p50/p99/max = the camera's wait for its answer (examples/simulate.rs); "
+      "message; p50/p99/max = the camera's wait for its answer (examples/simulate/); "
       "delivered / answered per round, [n dropped] = messages viewtron-bridge says it dropped "
       "with its queue full (viewtron_bridge_mqtt_dropped_total)")
 PY

@@ -547,7 +547,7 @@ print(command)
 print(f"servers: ceiling = bare tiny_http 0.12, {workers} workers, no parsing "
       "(bench/rigs ceiling); viewtron = bench/rigs sink, default settings"
       + ("; python-sdk = viewtron 1.4.1 from PyPI" if any(r[2] == "python-sdk" for r in rows) else ""))
-print("clients: simulate (examples/simulate.rs, a thread per connection) and wrk "
+print("clients: simulate (examples/simulate/, a thread per connection) and wrk "
       "(epoll, --latency; its p99 includes its coordinated-omission correction); "
       "each measurement follows a 1 s warm-up on the same server")
 print("posts/s = posts answered 200 per second of client time; p50/p99/max = client latency; "

@@ -277,7 +277,7 @@ camera_post=$root/tests/fixtures/v1-lpr-vehice.xml
 nvr_post=$root/tests/fixtures/v2-lpr-vehicle.xml
 sim_ok=0
 
-# simulate CHECK-NAME N ARGS...: N posts through A with examples/simulate.rs.
+# simulate CHECK-NAME N ARGS...: N posts through A with examples/simulate/.
 simulate() {
     local name=$1 n=$2 line ok
     shift 2
@@ -291,7 +291,7 @@ simulate() {
     fi
 }
 
-echo "-- examples/simulate.rs through instance A"
+echo "-- examples/simulate/ through instance A"
 simulate "1 cameras (simulate)" 200 -c 4 "http://127.0.0.1:$a_port/API" "$camera_post" "$nvr_post"
 simulate "2 NVR (simulate)" 20 --close --absolute --soap "http://127.0.0.1:$a_port/API" "$nvr_post"
 
