@@ -11,7 +11,7 @@
 //! go through the event API a user calls (`plate()`, `plate_number()`,
 //! `source_image()`, `target_image()`, `targets()`) and decode the pictures,
 //! so an overview taken for a plate crop shows as a 32x18 JPEG where a 16x8
-//! one belongs. `tests/examples.rs` posts the same fixtures to a real
+//! one belongs. `tests/examples_lpr.rs` posts the same fixtures to a real
 //! `listen` and runs `dump` on them.
 
 #[macro_use]

@@ -5,6 +5,7 @@
 //! the log file an integrator ships to a support forum.
 
 mod common;
+mod programs;
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -248,30 +249,11 @@ fn listen_never_prints_the_password() {
     assert_no_secret("listen's standard error", &stderr);
 }
 
-/// The `listen` binary, built by the cargo running this test (as
-/// `tests/examples.rs` does; see there why not `cargo run`).
+/// The `listen` binary, built by the cargo running this test (see
+/// `programs::example` why not `cargo run`).
 fn listen_binary() -> std::path::PathBuf {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = std::process::Command::new(cargo);
-    command
-        .args(["build", "--message-format=json", "--example", "listen"])
-        .arg("--manifest-path")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
-    if !cfg!(debug_assertions) {
-        command.arg("--release");
-    }
-    let output = command.output().expect("cargo runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .find_map(|m| {
-            let listen = m["reason"] == "compiler-artifact" && m["target"]["name"] == "listen";
-            listen.then(|| m["executable"].as_str().map(std::path::PathBuf::from))?
-        })
+    let mut built = programs::build(&["-p", "viewtron", "--example", "listen"]);
+    built
+        .remove("listen")
         .expect("cargo reported the listen binary")
 }
