@@ -8,6 +8,11 @@
 //! and checked before anything starts; a problem is one line naming the key
 //! and the bridge exits with status 2.
 //!
+//! Where things are: `file` is the file as written (every key optional, none
+//! unknown), `docker` the Docker image's variables and the defaults its start
+//! script writes; this module resolves them into a [`Config`], defaults
+//! filled in and every value checked.
+//!
 //! Layout (vendor keys first, ours marked):
 //!
 //! ```yaml
@@ -47,63 +52,26 @@
 //!   basic_auth: {username: camera, password: secret}
 //! ```
 
+mod docker;
+mod error;
+mod file;
+mod secret;
+
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
 use viewtron::Cidr;
 
-/// The Docker image's variables, in the order its start script reads them.
-pub const ENV_VARS: [&str; 6] = [
-    "BRIDGE_PORT",
-    "MQTT_BROKER",
-    "MQTT_PORT",
-    "MQTT_USERNAME",
-    "MQTT_PASSWORD",
-    "SAVE_IMAGES",
-];
+use docker::{docker_defaults, env_bool, env_number, ENV_VARS};
+pub use error::ConfigError;
+use file::{read_file, File};
+pub use secret::Secret;
 
 /// Categories a webhook can be configured for (tracking posts are never
 /// forwarded), plus the catch-all.
 pub const WEBHOOK_KEYS: [&str; 6] = ["lpr", "intrusion", "face", "counting", "metadata", "all"];
-
-/// A configuration problem: one line, ready to print.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(String);
-
-impl ConfigError {
-    fn new(message: impl Into<String>) -> ConfigError {
-        ConfigError(message.into())
-    }
-}
-
-/// A password: kept out of `Debug` output, logs and error messages.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The password itself, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(s: &str) -> Secret {
-        Secret(s.to_owned())
-    }
-}
 
 /// Everything the bridge runs with, defaults filled in.
 #[derive(Debug, Clone)]
@@ -189,69 +157,6 @@ pub struct ServerOptions {
     pub basic_auth: Option<(String, Secret)>,
 }
 
-// ---- the file, as written ------------------------------------------------
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    bridge_port: Option<u16>,
-    save_images: Option<bool>,
-    image_dir: Option<PathBuf>,
-    image_retention_days: Option<f64>,
-    image_max_mb: Option<f64>,
-    dedup_seconds: Option<f64>,
-    mqtt: Option<MqttFile>,
-    home_assistant: Option<HomeAssistantFile>,
-    server: Option<ServerFile>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MqttFile {
-    enabled: Option<bool>,
-    broker: Option<String>,
-    port: Option<u16>,
-    username: Option<String>,
-    password: Option<Secret>,
-    discovery_prefix: Option<String>,
-    topic_prefix: Option<String>,
-    expire_after: Option<u32>,
-    client_id: Option<String>,
-    queue_capacity: Option<usize>,
-    queue_max_mb: Option<f64>,
-    first_state_delay: Option<f64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct HomeAssistantFile {
-    url: Option<String>,
-    webhooks: Option<BTreeMap<String, Option<String>>>,
-    webhook_timeout: Option<f64>,
-    webhook_retries: Option<u32>,
-    webhook_queue: Option<usize>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ServerFile {
-    bind: Option<IpAddr>,
-    workers: Option<usize>,
-    max_body: Option<usize>,
-    read_timeout: Option<f64>,
-    allow: Option<Vec<String>>,
-    trusted_proxies: Option<Vec<String>>,
-    paths: Option<Vec<String>>,
-    basic_auth: Option<BasicAuthFile>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BasicAuthFile {
-    username: String,
-    password: Secret,
-}
-
 /// Where to read the configuration from.
 #[derive(Debug, Clone)]
 pub enum Source {
@@ -288,46 +193,6 @@ pub fn load(source: &Source, env: impl Fn(&str) -> Option<String>) -> Result<Con
     resolve(file, origin, &base, &env)
 }
 
-fn read_file(path: &Path) -> Result<File, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::new(format!("cannot read {}: {}", path.display(), e)))?;
-    parse_file(&text, &path.display().to_string())
-}
-
-fn parse_file(text: &str, origin: &str) -> Result<File, ConfigError> {
-    if text.trim().is_empty() {
-        return Ok(File::default());
-    }
-    // `Option<File>`: a document holding only comments is YAML null.
-    let file: Option<File> = serde_saphyr::from_str(text).map_err(|e| {
-        let message = one_line(&e.to_string());
-        // Name the key on the line the parser points at: "invalid u16" alone
-        // does not say which setting is wrong.
-        let key = e
-            .location()
-            .and_then(|l| text.lines().nth((l.line() as usize).saturating_sub(1)))
-            .and_then(|line| line.split_once(':'))
-            .map(|(k, _)| k.trim().trim_start_matches("- ").trim())
-            .filter(|k| {
-                !k.is_empty() && !k.starts_with('#') && !message.contains(&format!("`{k}`"))
-            })
-            .map(|k| format!(" (key `{k}`)"))
-            .unwrap_or_default();
-        ConfigError::new(format!("{origin}: {message}{key}"))
-    })?;
-    Ok(file.unwrap_or_default())
-}
-
-/// The first line of a possibly multi-line message, without the snippet.
-fn one_line(message: &str) -> String {
-    let first = message
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("invalid YAML");
-    first.trim_start_matches("error: ").to_owned()
-}
-
 fn parent(path: &Path) -> PathBuf {
     let dir = path
         .parent()
@@ -339,41 +204,6 @@ fn parent(path: &Path) -> PathBuf {
 fn cwd() -> Result<PathBuf, ConfigError> {
     std::env::current_dir()
         .map_err(|e| ConfigError::new(format!("cannot read the current folder: {e}")))
-}
-
-/// What the vendor's Docker start script writes when it has only variables.
-fn docker_defaults() -> File {
-    File {
-        save_images: Some(false),
-        mqtt: Some(MqttFile {
-            enabled: Some(true),
-            ..MqttFile::default()
-        }),
-        home_assistant: Some(HomeAssistantFile {
-            url: Some("http://supervisor/core".to_owned()),
-            ..HomeAssistantFile::default()
-        }),
-        ..File::default()
-    }
-}
-
-fn env_number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigError> {
-    value.trim().parse().map_err(|_| {
-        ConfigError::new(format!(
-            "environment variable {name}: `{value}` is not a valid number"
-        ))
-    })
-}
-
-/// YAML 1.1 booleans, as the vendor's start script pastes the variable into YAML.
-fn env_bool(name: &str, value: &str) -> Result<bool, ConfigError> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "on" | "y" | "1" => Ok(true),
-        "false" | "no" | "off" | "n" | "0" => Ok(false),
-        _ => Err(ConfigError::new(format!(
-            "environment variable {name}: `{value}` is not true or false"
-        ))),
-    }
 }
 
 fn seconds(key: &str, value: f64) -> Result<Duration, ConfigError> {
@@ -612,5 +442,4 @@ fn default_client_id(port: u16) -> String {
 }
 
 #[cfg(test)]
-#[path = "config_tests.rs"]
 mod tests;

@@ -1,6 +1,7 @@
 //! Unit tests of the configuration: vendor keys and defaults, the Docker
 //! variables, one-line errors, hidden secrets.
 
+use super::file::parse_file;
 use super::*;
 
 fn parse_with_env(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
