@@ -7,22 +7,14 @@ mod support;
 use std::fs;
 use std::process::{Command, Output};
 
-use support::TempDir;
+use support::{without_docker_vars, TempDir, DOCKER_VARS};
 
 fn bridge(args: &[&str], env: &[(&str, &str)], dir: &TempDir) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_viewtron-bridge"));
-    command.args(args).current_dir(dir.path());
-    for var in [
-        "BRIDGE_PORT",
-        "MQTT_BROKER",
-        "MQTT_PORT",
-        "MQTT_USERNAME",
-        "MQTT_PASSWORD",
-        "SAVE_IMAGES",
-        "RUST_LOG",
-    ] {
-        command.env_remove(var);
-    }
+    without_docker_vars(&mut command)
+        .args(args)
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG");
     for (k, v) in env {
         command.env(k, v);
     }
@@ -103,16 +95,9 @@ fn help_documents_every_flag() {
     let out = bridge(&["--help"], &[], &dir);
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for flag in [
-        "--config",
-        "--check",
-        "--verbose",
-        "--help",
-        "--version",
-        "BRIDGE_PORT",
-        "MQTT_PASSWORD",
-        "/metrics",
-    ] {
+    // Every Docker variable the tests keep out of the bridges they start.
+    let flags = ["--config", "--check", "--verbose", "--help", "--version"];
+    for flag in flags.into_iter().chain(DOCKER_VARS).chain(["/metrics"]) {
         assert!(
             help.contains(flag),
             "--help does not mention {flag}:\n{help}"

@@ -2,6 +2,10 @@
 //! a camera's HTTP post and a webhook receiver's HTTP parsing. Everything runs
 //! on loopback, on free ports, in a temporary folder, and stops by itself.
 
+#[path = "../support/base.rs"]
+mod base;
+pub mod diff;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -10,7 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use base::{find_tool, without_docker_vars};
+pub use base::{free_port, TempDir};
 
 /// A child process, killed and reaped when dropped.
 pub struct Kill(pub Child);
@@ -20,39 +27,6 @@ impl Drop for Kill {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// A temporary folder, removed when dropped.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let path =
-            std::env::temp_dir().join(format!("viewtron-{tag}-{}-{nanos}", std::process::id()));
-        fs::create_dir_all(&path).expect("create temporary folder");
-        TempDir(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-fn find_tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
 }
 
 /// A mosquitto tool, from PATH or Debian's /usr/sbin.
@@ -82,13 +56,6 @@ pub fn mosquitto_tools() -> bool {
             false
         }
     }
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
 }
 
 /// A private mosquitto on a free loopback port, logging connections to a file.
@@ -203,17 +170,7 @@ impl Bridge {
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
-        // The Docker image's variables would override the file.
-        for var in [
-            "BRIDGE_PORT",
-            "MQTT_BROKER",
-            "MQTT_PORT",
-            "MQTT_USERNAME",
-            "MQTT_PASSWORD",
-            "SAVE_IMAGES",
-        ] {
-            command.env_remove(var);
-        }
+        without_docker_vars(&mut command);
         Bridge(Kill(command.spawn().expect("start viewtron-bridge")))
     }
 

@@ -1,12 +1,12 @@
 //! A local HTTP server standing in for Home Assistant's webhook endpoint.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, TcpListener};
 use std::sync::mpsc::{channel, Receiver};
 use std::thread;
 
-use super::WAIT;
+use super::base::WAIT;
 
 /// A webhook request as the receiver got it.
 #[derive(Debug, Clone)]
