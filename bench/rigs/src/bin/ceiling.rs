@@ -23,10 +23,12 @@
 //! already received, and prints one line on standard output:
 //!
 //! ```text
-//! requests=N peak_rss_kb=K
+//! requests=N connections=C peak_rss_kb=K
 //! ```
 //!
-//! `requests` counts every request answered; `peak_rss_kb` is the process's
+//! `requests` counts every request answered; `connections` the client
+//! addresses (one per connection) they came from, which `bench/run.sh`
+//! checks against the connections it opened; `peak_rss_kb` is the process's
 //! peak resident set (`VmHWM` in `/proc/self/status`; 0 where there is none).
 //! Exit status: 0 after the summary; 1 when the port cannot be bound; 2 on a
 //! usage error.
@@ -106,7 +108,7 @@ fn main() -> ExitCode {
     println!(
         "requests={requests} connections={} peak_rss_kb={}",
         peers.len(),
-        peak_rss_kb()
+        viewtron_bench_rigs::peak_rss_kb()
     );
     ExitCode::SUCCESS
 }
@@ -167,53 +169,21 @@ fn read_body(reader: &mut dyn Read, buf: &mut Vec<u8>) -> io::Result<usize> {
     }
 }
 
-/// Peak resident set size in KiB (`VmHWM`), or 0 where `/proc` has none.
-fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-            line.split_whitespace().nth(1)?.parse().ok()
-        })
-        .unwrap_or(0)
-}
-
 /// `Ok(None)` for `--help`.
 fn parse_args() -> Result<Option<Args>, String> {
-    let mut positional = Vec::new();
     let mut workers = 4;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--workers" => {
-                let value = args.next().ok_or("--workers needs a value")?;
-                workers = match value.parse() {
-                    Ok(n @ 1..=1024) => n,
-                    _ => return Err(format!("--workers: invalid value `{value}` (1 to 1024)")),
-                };
-            }
-            "-h" | "--help" => return Ok(None),
-            flag if flag.starts_with('-') && flag.len() > 1 => {
-                return Err(format!("unknown flag `{flag}`"))
-            }
-            _ => positional.push(arg),
+    let parsed = viewtron_bench_rigs::parse_args(std::env::args().skip(1), |flag, rest| {
+        if flag != "--workers" {
+            return Ok(false);
         }
-    }
-    let [port, seconds] = positional.as_slice() else {
-        return Err(format!(
-            "expected PORT and SECONDS, got {} argument(s)",
-            positional.len()
-        ));
-    };
-    let port = port
-        .parse()
-        .map_err(|e| format!("PORT: invalid value `{port}`: {e}"))?;
-    let run_for = seconds
-        .parse::<f64>()
-        .ok()
-        .and_then(|s| Duration::try_from_secs_f64(s).ok())
-        .ok_or_else(|| format!("SECONDS: invalid value `{seconds}`"))?;
-    Ok(Some(Args {
+        let value = rest.next().ok_or("--workers needs a value")?;
+        workers = match value.parse() {
+            Ok(n @ 1..=1024) => n,
+            _ => return Err(format!("--workers: invalid value `{value}` (1 to 1024)")),
+        };
+        Ok(true)
+    })?;
+    Ok(parsed.map(|(port, run_for)| Args {
         port,
         run_for,
         workers,

@@ -118,7 +118,7 @@ fn main() -> ExitCode {
     }
     let stats = server.stats();
     let rss = match args.rss {
-        true => format!(" peak_rss_kb={}", peak_rss_kb()),
+        true => format!(" peak_rss_kb={}", viewtron_bench_rigs::peak_rss_kb()),
         false => String::new(),
     };
     println!(
@@ -130,47 +130,18 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Peak resident set size in KiB (`VmHWM`), or 0 where `/proc` has none.
-fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-            line.split_whitespace().nth(1)?.parse().ok()
-        })
-        .unwrap_or(0)
-}
-
 /// `Ok(None)` for `--help`.
 fn parse_args() -> Result<Option<Args>, String> {
-    let mut positional = Vec::new();
     let (mut channel, mut rss) = (false, false);
-    for arg in std::env::args().skip(1) {
-        match arg.as_str() {
+    let parsed = viewtron_bench_rigs::parse_args(std::env::args().skip(1), |flag, _| {
+        match flag {
             "--channel" => channel = true,
             "--rss" => rss = true,
-            "-h" | "--help" => return Ok(None),
-            flag if flag.starts_with('-') && flag.len() > 1 => {
-                return Err(format!("unknown flag `{flag}`"))
-            }
-            _ => positional.push(arg),
+            _ => return Ok(false),
         }
-    }
-    let [port, seconds] = positional.as_slice() else {
-        return Err(format!(
-            "expected PORT and SECONDS, got {} argument(s)",
-            positional.len()
-        ));
-    };
-    let port = port
-        .parse()
-        .map_err(|e| format!("PORT: invalid value `{port}`: {e}"))?;
-    let run_for = seconds
-        .parse::<f64>()
-        .ok()
-        .and_then(|s| Duration::try_from_secs_f64(s).ok())
-        .ok_or_else(|| format!("SECONDS: invalid value `{seconds}`"))?;
-    Ok(Some(Args {
+        Ok(true)
+    })?;
+    Ok(parsed.map(|(port, run_for)| Args {
         port,
         run_for,
         channel,
