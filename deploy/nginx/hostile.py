@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-from helper import NGINX_PAGE, SUCCESS, TIMEOUT, Closed, Conn, request
+from wire import NGINX_PAGE, SUCCESS, TIMEOUT, Closed, Conn, request
 
 
 def post_body(plate):
