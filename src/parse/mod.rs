@@ -11,6 +11,8 @@ mod v1;
 mod v2;
 mod xml;
 
+use std::cell::Cell;
+
 use roxmltree::{Document, Node, ParsingOptions};
 
 use crate::event::{
@@ -79,11 +81,25 @@ pub enum ParseError {
 /// # Ok::<(), viewtron::ParseError>(())
 /// ```
 pub fn parse(body: impl Into<Body>) -> Result<Post, ParseError> {
+    thread_local! {
+        /// This thread's skeleton buffer: a skeleton lives only while its
+        /// post is parsed, so the next post reuses the allocation.
+        static BUFFER: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    }
     let body = body.into();
+    // Image payloads, indentation and type annotations are left out first
+    // (see `skeleton`); with nothing to leave out, the body itself is parsed.
+    let skeleton = skeleton::lift(body.as_bytes(), BUFFER.take());
+    let post = parse_skeleton(&body, &skeleton);
+    let buffer = skeleton.into_buffer();
+    if buffer.capacity() <= skeleton::MAX_KEPT {
+        BUFFER.set(buffer);
+    }
+    post
+}
+
+fn parse_skeleton(body: &Body, skeleton: &skeleton::Skeleton) -> Result<Post, ParseError> {
     let bytes = body.as_bytes();
-    // Image payloads are lifted out first (see `skeleton`); without any,
-    // the body itself is parsed.
-    let skeleton = skeleton::lift(bytes);
     let source = if skeleton.text.is_empty() {
         bytes
     } else {
@@ -108,10 +124,7 @@ pub fn parse(body: impl Into<Body>) -> Result<Post, ParseError> {
             _ => xml_error(input, e),
         }
     })?;
-    let ctx = Ctx {
-        body: &body,
-        skeleton: &skeleton,
-    };
+    let ctx = Ctx { body, skeleton };
     Ok(route(&ctx, doc.root_element()))
 }
 

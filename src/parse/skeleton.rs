@@ -1,31 +1,64 @@
-//! Lifting image payloads out of a post before XML parsing.
+//! What the XML parser is given: the *skeleton* of a post.
 //!
 //! A camera post is a few kilobytes of XML around hundreds of kilobytes of
-//! base64. The XML parser would walk every payload byte several times (UTF-8
-//! validation, node counting, tokenizing), so the payloads are lifted out
-//! first and the parser gets a *skeleton* — the document with those element
-//! contents removed — while each image keeps its span of the original body.
+//! base64, and roxmltree's cost is per byte of payload and per node and
+//! attribute of markup. So one pass over the body hands it less of both,
+//! without changing what any lookup finds or whether the document is
+//! well-formed:
 //!
-//! Where a payload ends is found without reading it when the camera declared
-//! its length (`sourceBase64Length` before `sourceBase64Data`, as both
-//! layouts have it) and the end tag stands exactly there; otherwise one
-//! `memchr` pass finds the next `<`. Either way the XML parser never sees the
-//! payload, so markup hidden inside one is not checked as XML — it is not
-//! base64 either, and decoding that image reports it.
+//! - **Image payloads are lifted out**: the XML parser would walk every
+//!   payload byte several times (UTF-8 validation, node counting,
+//!   tokenizing). Each image keeps its span of the original body. Where a
+//!   payload ends is found without reading it when the camera declared its
+//!   length (`sourceBase64Length` before `sourceBase64Data`, as both layouts
+//!   have it) and the end tag stands exactly there; otherwise one `memchr`
+//!   pass finds the next `<`. Either way markup hidden inside a payload is
+//!   not checked as XML: it is not base64 either, and decoding that image
+//!   reports it.
+//! - **Indentation is left out**: whitespace-only text from a `>` to a `<`
+//!   across a line break would be a node of its own (a third of a tracking
+//!   post's nodes) that every lookup skips, since values are read trimmed
+//!   and blank text counts as none. Text before a CDATA section is kept (the
+//!   parser joins it to the section), and so is anything before the first
+//!   markup (where an XML declaration must come first).
+//! - **Type annotations and the default namespace are left out**: cameras
+//!   annotate nearly every element (`<velocity type="uint32">`), and the
+//!   root declares a default namespace that every element then resolves.
+//!   Lookups are by local name and never read `type`, so a `type` or
+//!   `xmlns` attribute is dropped, but only from a start tag whose
+//!   attributes are all plain (`name="value"` or `name='value'`, one space
+//!   or more before each, names distinct, values of printable ASCII without
+//!   `<` or `&`) and never a reserved namespace, so that no malformed tag
+//!   becomes well-formed.
+//!
+//! Comments, CDATA sections, processing instructions, declarations and end
+//! tags are copied as they are; no `<` is ever removed. Unusual input
+//! (unterminated markup, a payload not followed by its end tag) is left in
+//! place for the XML parser to judge, and a body with nothing to leave out
+//! is parsed as it is, without a copy.
 
 use std::ops::Range;
 
-use memchr::{memchr, memmem};
+use memchr::{memchr, memchr3, memmem};
 
-/// The document without image payloads, and where each payload was.
+/// The document the XML parser is given, and where each payload was.
 #[derive(Debug, Default)]
 pub(crate) struct Skeleton {
+    /// The skeleton text; empty when the body itself is to be parsed
+    /// (nothing was left out).
     pub text: Vec<u8>,
     /// `(position in text, span in body)`, in text order.
     holes: Vec<(usize, Range<usize>)>,
 }
 
 impl Skeleton {
+    /// The text's buffer, emptied, for the next [`lift`].
+    pub fn into_buffer(self) -> Vec<u8> {
+        let mut text = self.text;
+        text.clear();
+        text
+    }
+
     /// The body span of the payload lifted from the element whose range in
     /// the skeleton text is `element`.
     pub fn payload_in(&self, element: Range<usize>) -> Option<Range<usize>> {
@@ -43,206 +76,297 @@ fn find(body: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
 }
 
 fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+    CLASS[usize::from(b)] & SPACE != 0
 }
+
+/// XML whitespace.
+const SPACE: u8 = 1;
+/// Ends a name in a start tag: whitespace, `/`, `>`, `=`.
+const NAME_END: u8 = 2;
+/// Ends an end tag's name: `>` or a quote.
+const END_TAG_STOP: u8 = 4;
+/// Ends a plain attribute value: a quote, `<`, `&` or anything outside
+/// printable ASCII.
+const VALUE_STOP: u8 = 8;
+
+/// The classes of each byte, so that every test in the scan's inner loops
+/// is one table lookup.
+static CLASS: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let mut class = 0;
+        if matches!(c, b' ' | b'\t' | b'\r' | b'\n') {
+            class |= SPACE | NAME_END;
+        }
+        if matches!(c, b'/' | b'>' | b'=') {
+            class |= NAME_END;
+        }
+        if matches!(c, b'>' | b'"' | b'\'') {
+            class |= END_TAG_STOP;
+        }
+        if !matches!(c, b' '..=b'~') || matches!(c, b'"' | b'\'' | b'<' | b'&') {
+            class |= VALUE_STOP;
+        }
+        table[b] = class;
+        b += 1;
+    }
+    table
+};
 
 /// The index of the `>` ending the tag that starts at `from`, skipping
 /// quoted attribute values.
 fn tag_end(body: &[u8], from: usize) -> Option<usize> {
-    let mut quote = None;
-    for (i, &b) in body.get(from..)?.iter().enumerate() {
-        match (quote, b) {
-            (None, b'"' | b'\'') => quote = Some(b),
-            (Some(q), _) if b == q => quote = None,
-            (None, b'>') => return Some(from + i),
-            _ => {}
+    let mut at = from;
+    loop {
+        let i = at + memchr3(b'>', b'"', b'\'', body.get(at..)?)?;
+        match body[i] {
+            b'>' => return Some(i),
+            quote => at = i + 1 + memchr(quote, &body[i + 1..])? + 1,
         }
     }
-    None
 }
 
-/// Builds the skeleton: image payloads lifted out (see [`lift_payloads`]),
-/// then the indentation between elements left out (see [`blank_runs`]).
-pub(crate) fn lift(body: &[u8]) -> Skeleton {
-    let lifted = lift_payloads(body);
-    let source = if lifted.text.is_empty() {
-        body
-    } else {
-        &lifted.text
+/// The skeleton under construction: `text` holds `body[..copied]` minus
+/// what was left out.
+struct Builder<'b> {
+    body: &'b [u8],
+    text: Vec<u8>,
+    /// Everything before this index of `body` is in `text` or left out.
+    copied: usize,
+    holes: Vec<(usize, Range<usize>)>,
+}
+
+impl Builder<'_> {
+    /// Leaves `range` of the body out (it starts at or after `copied`).
+    fn omit(&mut self, range: Range<usize>) {
+        if self.copied == 0 {
+            self.text.reserve(self.body.len().min(MAX_KEPT));
+        }
+        self.text
+            .extend_from_slice(&self.body[self.copied..range.start]);
+        self.copied = range.end;
+    }
+}
+
+/// The largest buffer worth keeping for the next post: a tracking post's
+/// skeleton is about 1 KB, an NVR image post's a few.
+pub(crate) const MAX_KEPT: usize = 16 * 1024;
+
+/// Builds the skeleton in one pass over the markup, in `buffer` (empty; a
+/// previous skeleton's, to spare an allocation per post).
+///
+/// Tags and values are a few bytes long, so the scan walks them with plain
+/// loops: a vectorised search costs more to set up than it saves on a dozen
+/// bytes. It is kept for what can be long (payloads, unlifted text).
+pub(crate) fn lift(body: &[u8], buffer: Vec<u8>) -> Skeleton {
+    let mut b = Builder {
+        body,
+        text: buffer,
+        copied: 0,
+        holes: Vec::new(),
     };
-    let runs = blank_runs(source);
-    if runs.is_empty() {
-        return lifted;
-    }
-    let Skeleton { mut holes, .. } = lifted;
-    let mut text = Vec::with_capacity(source.len());
-    let (mut copied, mut dropped, mut h) = (0, 0, 0);
-    for run in runs {
-        // Holes sit between a start tag and its end tag, never in a run.
-        while let Some(hole) = holes.get_mut(h).filter(|(at, _)| *at <= run.start) {
-            hole.0 -= dropped;
-            h += 1;
-        }
-        text.extend_from_slice(&source[copied..run.start]);
-        dropped += run.len();
-        copied = run.end;
-    }
-    for hole in &mut holes[h..] {
-        hole.0 -= dropped;
-    }
-    text.extend_from_slice(&source[copied..]);
-    Skeleton { text, holes }
-}
-
-/// Whitespace-only text that runs from a `>` to a `<` across a line break:
-/// the indentation cameras put between elements. The XML parser would make
-/// a node of each run (a third of a tracking post's nodes) that every lookup
-/// skips, since values are read trimmed and blank text counts as none; so
-/// the parser never sees them. Runs inside comments, CDATA sections and
-/// processing instructions are kept, and so are runs before a CDATA section
-/// (which the parser joins to the text around it). Leaving them out never
-/// makes a malformed document well-formed: no `<` is removed, and
-/// whitespace before the first `>` (where an XML declaration must come
-/// first) is never touched.
-fn blank_runs(src: &[u8]) -> Vec<Range<usize>> {
-    let protected = protected(src);
-    let (mut p, mut covered_to) = (0, 0);
-    let mut runs = Vec::new();
-    let mut done = 0;
-    for nl in memchr::memchr_iter(b'\n', src) {
-        if nl < done {
-            continue;
-        }
-        let mut start = nl;
-        while start > 0 && is_space(src[start - 1]) {
-            start -= 1;
-        }
-        let mut end = nl + 1;
-        while end < src.len() && is_space(src[end]) {
-            end += 1;
-        }
-        done = end;
-        if start == 0 || src[start - 1] != b'>' {
-            continue;
-        }
-        if src.get(end) != Some(&b'<') || src[end..].starts_with(b"<![CDATA[") {
-            continue;
-        }
-        // Regions are in start order and runs come in order: one pass.
-        while let Some(region) = protected.get(p).filter(|r| r.start < start) {
-            covered_to = covered_to.max(region.end);
-            p += 1;
-        }
-        if covered_to > start {
-            continue;
-        }
-        runs.push(start..end);
-    }
-    runs
-}
-
-/// Comments, CDATA sections and processing instructions, each from its
-/// opening to its closing marker (or the end), sorted by start. An opening
-/// marker inside another region (a `<!--` in a CDATA section) only makes a
-/// region too large, never too small. Found from the `!` and `?` bytes,
-/// which are rare outside such markup.
-fn protected(src: &[u8]) -> Vec<Range<usize>> {
-    let mut regions = Vec::new();
-    let mut from = 0;
-    while let Some(at) = memchr::memchr2(b'!', b'?', src.get(from..).unwrap_or_default()) {
-        let at = from + at;
-        from = at + 1;
-        let Some(lt) = at.checked_sub(1).filter(|&lt| src[lt] == b'<') else {
-            continue;
-        };
-        let rest = &src[lt..];
-        let (open, close): (usize, &[u8]) = if rest.starts_with(b"<!--") {
-            (4, b"-->")
-        } else if rest.starts_with(b"<![CDATA[") {
-            (9, b"]]>")
-        } else if rest.starts_with(b"<?") {
-            (2, b"?>")
-        } else {
-            continue;
-        };
-        let end = closing(src, lt + open, close).unwrap_or(src.len());
-        regions.push(lt..end);
-        from = from.max(end);
-    }
-    regions
-}
-
-/// The index after the first `close` (which ends in `>`) at or after `from`.
-fn closing(src: &[u8], from: usize, close: &[u8]) -> Option<usize> {
-    memchr::memchr_iter(b'>', src.get(from..)?)
-        .map(|i| from + i + 1)
-        .find(|&end| end - from >= close.len() && src[..end].ends_with(close))
-}
-
-/// Lifts the image payloads out. Anything unusual (unterminated markup, a
-/// payload not followed by an end tag) is left in place for the XML parser
-/// to judge.
-fn lift_payloads(body: &[u8]) -> Skeleton {
-    // Posts without images (keepalives, tracking, alarm statuses) skip the
-    // scan; in posts with images the first match comes before any payload.
-    if memmem::find(body, b"Base64Data").is_none() {
-        return Skeleton::default();
-    }
-    let mut holes = Vec::new();
-    let mut text = Vec::new();
-    let mut copied = 0;
     let mut i = 0;
     let mut declared = None;
-    while let Some(lt) = memchr(b'<', &body[i..]).map(|p| i + p) {
-        let rest = &body[lt..];
-        let skip_to = |end: &[u8]| find(body, lt + 2, end).map(|e| e + end.len());
-        let next = if rest.starts_with(b"<!--") {
-            skip_to(b"-->")
-        } else if rest.starts_with(b"<![CDATA[") {
-            skip_to(b"]]>")
-        } else if rest.starts_with(b"<?") {
-            skip_to(b"?>")
-        } else if rest.starts_with(b"<!") || rest.starts_with(b"</") {
-            tag_end(body, lt).map(|e| e + 1)
-        } else {
-            match payload(body, lt, &mut declared) {
-                Some(Payload::Lifted {
-                    content,
-                    span,
-                    close,
-                }) => {
-                    text.extend_from_slice(&body[copied..content]);
-                    holes.push((text.len(), span));
-                    copied = close;
-                    Some(close)
-                }
-                Some(Payload::Not(after)) => Some(after),
-                None => None,
-            }
+    while let Some(lt) = next_lt(body, i) {
+        if i > 0
+            && body[i - 1] == b'>'
+            && is_indentation(&body[i..lt])
+            && !(body.get(lt + 1) == Some(&b'!') && body[lt..].starts_with(b"<![CDATA["))
+        {
+            b.omit(i..lt);
+        }
+        let next = match body.get(lt + 1) {
+            Some(b'!') if body[lt..].starts_with(b"<!--") => closing(body, lt + 4, b"-->"),
+            Some(b'!') if body[lt..].starts_with(b"<![CDATA[") => closing(body, lt + 9, b"]]>"),
+            Some(b'!') => tag_end(body, lt).map(|e| e + 1),
+            Some(b'?') => closing(body, lt + 2, b"?>"),
+            Some(b'/') => end_tag(body, lt),
+            _ => start_tag(&mut b, lt, &mut declared),
         };
         match next {
             Some(n) => i = n,
             None => break,
         }
     }
-    if holes.is_empty() {
-        // Nothing lifted: the caller parses the body itself, no copy.
-        return Skeleton::default();
+    if b.copied == 0 {
+        // Nothing left out: the caller parses the body itself, no copy.
+        return Skeleton {
+            text: b.text,
+            holes: Vec::new(),
+        };
     }
-    text.extend_from_slice(&body[copied..]);
-    Skeleton { text, holes }
+    b.text.extend_from_slice(&body[b.copied..]);
+    Skeleton {
+        text: b.text,
+        holes: b.holes,
+    }
 }
 
-enum Payload {
-    /// An image element: its content starts at `content`, the trimmed base64
-    /// is `span`, and the end tag (or the CDATA end) is at `close`.
-    Lifted {
-        content: usize,
-        span: Range<usize>,
-        close: usize,
-    },
-    /// Another start tag, ending before this index.
-    Not(usize),
+/// The index after the first `close` (which ends in `>`) at or after `from`.
+fn closing(body: &[u8], from: usize, close: &[u8]) -> Option<usize> {
+    let mut at = from;
+    loop {
+        let gt = at + memchr(b'>', body.get(at..)?)?;
+        if gt + 1 - from >= close.len() && body[..=gt].ends_with(close) {
+            return Some(gt + 1);
+        }
+        at = gt + 1;
+    }
+}
+
+/// The next `<` at or after `from`.
+fn next_lt(body: &[u8], from: usize) -> Option<usize> {
+    const NEAR: usize = 32;
+    let rest = body.get(from..)?;
+    let near = &rest[..rest.len().min(NEAR)];
+    match near.iter().position(|&c| c == b'<') {
+        Some(p) => Some(from + p),
+        None => memchr(b'<', rest.get(NEAR..)?).map(|p| from + NEAR + p),
+    }
+}
+
+/// Where the scan resumes after the end tag at `lt`.
+fn end_tag(body: &[u8], lt: usize) -> Option<usize> {
+    let rest = body.get(lt + 2..)?;
+    let k = rest
+        .iter()
+        .position(|&c| CLASS[usize::from(c)] & END_TAG_STOP != 0)?;
+    if rest[k] == b'>' {
+        return Some(lt + 2 + k + 1);
+    }
+    // Not an end tag the parser will accept; stay in step anyway.
+    tag_end(body, lt).map(|e| e + 1)
+}
+
+/// Whitespace-only text with a line break in it.
+fn is_indentation(run: &[u8]) -> bool {
+    let mut line_break = false;
+    for &c in run {
+        if !is_space(c) {
+            return false;
+        }
+        line_break |= c == b'\n';
+    }
+    line_break
+}
+
+/// Handles the start tag at `lt`: leaves out its plain `type` and `xmlns`
+/// attributes, lifts a `…Base64Data` payload, records a `…Base64Length`.
+/// Returns where the scan resumes.
+fn start_tag(b: &mut Builder, lt: usize, declared: &mut Option<usize>) -> Option<usize> {
+    let body = b.body;
+    let at = lt
+        + 1
+        + body[lt + 1..]
+            .iter()
+            .position(|&c| CLASS[usize::from(c)] & NAME_END != 0 && c != b'=')?;
+    let name = &body[lt + 1..at];
+    let end = match body.get(at)? {
+        b'>' => at,
+        _ => match attributes(body, at) {
+            Some(Attributes { end, omitted }) => {
+                for range in omitted.into_iter().flatten() {
+                    b.omit(range);
+                }
+                end
+            }
+            None => tag_end(body, at)?,
+        },
+    };
+    // A name ends like this exactly when its local part does. (Most names
+    // end otherwise: look at the last byte before comparing.)
+    let last = name.last().copied();
+    if last == Some(b'h') && name.ends_with(b"Base64Length") {
+        *declared = declared_length(body, end + 1);
+    }
+    if last != Some(b'a') || !name.ends_with(b"Base64Data") || body[end - 1] == b'/' {
+        return Some(end + 1);
+    }
+    match payload(body, name, end + 1, declared.take())? {
+        Some((span, close)) => {
+            b.omit(end + 1..close);
+            b.holes.push((b.text.len(), span));
+            Some(close)
+        }
+        None => Some(end + 1),
+    }
+}
+
+/// A start tag's attributes, every one of them plain.
+struct Attributes {
+    /// The index of the tag's `>`.
+    end: usize,
+    /// The `type` and `xmlns` attributes, each with the space before it, in
+    /// body order: a tag has at most one of each (names are distinct).
+    omitted: [Option<Range<usize>>; 2],
+}
+
+/// Reads the attributes from `from` (just after the tag name) to the tag's
+/// end; `None` unless every one is plain: one space or more before it, a
+/// name, `=`, a quoted value of printable ASCII without `<` or `&`. Other
+/// names given twice make the tag malformed whatever is left out; `type` or
+/// `xmlns` twice keeps it as it is.
+fn attributes(body: &[u8], from: usize) -> Option<Attributes> {
+    let mut omitted = [None, None];
+    let mut at = from;
+    loop {
+        let start = at;
+        at += body[at..].iter().position(|&c| !is_space(c))?;
+        match body[at] {
+            b'>' => break,
+            b'/' if body.get(at + 1) == Some(&b'>') => {
+                at += 1;
+                break;
+            }
+            _ if at == start => return None,
+            _ => {}
+        }
+        let name_start = at;
+        at += body[at..]
+            .iter()
+            .position(|&c| CLASS[usize::from(c)] & NAME_END != 0)?;
+        let name = &body[name_start..at];
+        let quote = *body.get(at + 1).filter(|_| body[at] == b'=')?;
+        if name.is_empty() || (quote != b'"' && quote != b'\'') {
+            return None;
+        }
+        at += 2;
+        let value_start = at;
+        // The other quote may stand in a value; anything else stopping
+        // the value makes the tag not plain.
+        loop {
+            at += body[at..]
+                .iter()
+                .position(|&c| CLASS[usize::from(c)] & VALUE_STOP != 0)?;
+            match body[at] {
+                c if c == quote => break,
+                b'"' | b'\'' => at += 1,
+                _ => return None,
+            }
+        }
+        let value = &body[value_start..at];
+        at += 1;
+        let slot = match name {
+            b"type" => 0,
+            b"xmlns"
+                if value != b"http://www.w3.org/XML/1998/namespace"
+                    && value != b"http://www.w3.org/2000/xmlns/" =>
+            {
+                1
+            }
+            _ => continue,
+        };
+        if omitted[slot].replace(start..at).is_some() {
+            return None;
+        }
+    }
+    // In body order, for `Builder::omit`.
+    if matches!(&omitted, [Some(t), Some(x)] if x.start < t.start) {
+        omitted.swap(0, 1);
+    }
+    Some(Attributes { end: at, omitted })
 }
 
 /// The number in a `…Base64Length` element whose content starts at `at`.
@@ -272,25 +396,17 @@ fn payload_end(body: &[u8], start: usize, declared: Option<usize>, end: &[u8]) -
     find(body, start, end)
 }
 
-/// Looks at the start tag at `lt`: a `…Base64Data` element with content is
-/// lifted; a `…Base64Length` one records the declared length.
-fn payload(body: &[u8], lt: usize, declared: &mut Option<usize>) -> Option<Payload> {
-    let end = tag_end(body, lt)?;
-    let tag = &body[lt + 1..end];
-    let name_len = tag
-        .iter()
-        .position(|&b| is_space(b) || b == b'/')
-        .unwrap_or(tag.len());
-    let name = &tag[..name_len];
-    let local = name.rsplit(|&b| b == b':').next().unwrap_or(name);
-    if local.ends_with(b"Base64Length") {
-        *declared = declared_length(body, end + 1);
-    }
-    if !local.ends_with(b"Base64Data") || tag.last() == Some(&b'/') {
-        return Some(Payload::Not(end + 1));
-    }
-    let declared = declared.take();
-    let content = end + 1;
+/// The payload of the `…Base64Data` element `name` whose content starts at
+/// `content`: `Some((span, close))` when it is lifted (the trimmed base64 is
+/// `span`, its end tag starts at `close`), `Some(None)` when it stays
+/// (empty, or not closed by its own end tag), `None` when the body ends
+/// before the payload does.
+fn payload(
+    body: &[u8],
+    name: &[u8],
+    content: usize,
+    declared: Option<usize>,
+) -> Option<Option<(Range<usize>, usize)>> {
     let mut start = content;
     while body.get(start).copied().is_some_and(is_space) {
         start += 1;
@@ -315,13 +431,9 @@ fn payload(body: &[u8], lt: usize, declared: &mut Option<usize>) -> Option<Paylo
     // Only a payload closed by its own end tag is lifted.
     let closing = body.get(after..)?;
     if span.is_empty() || !closing.starts_with(b"</") || !closing[2..].starts_with(name) {
-        return Some(Payload::Not(end + 1));
+        return Some(None);
     }
-    Some(Payload::Lifted {
-        content,
-        span,
-        close: after,
-    })
+    Some(Some((span, after)))
 }
 
 #[cfg(test)]
@@ -329,7 +441,7 @@ mod tests {
     use super::*;
 
     fn lifted(xml: &str) -> (String, Vec<String>) {
-        let s = lift(xml.as_bytes());
+        let s = lift(xml.as_bytes(), Vec::new());
         let text = String::from_utf8(s.text.clone()).unwrap();
         let spans = s
             .holes
@@ -348,7 +460,7 @@ mod tests {
         assert_eq!(
             text,
             "<c><a><sourceBase64Data></sourceBase64Data></a>\
-             <t><targetBase64Data type=\"string\"></targetBase64Data></t></c>"
+             <t><targetBase64Data></targetBase64Data></t></c>"
         );
     }
 
@@ -361,21 +473,24 @@ mod tests {
         assert_eq!(
             text,
             "<?xml version=\"1.0\"?><c><a> 1 </a><b></b><!-- x\n  -->\n  <![CDATA[>\n  <]]>\
-             <d a='><'>x\n</d><e>x >\n <![CDATA[y]]></e></c>\n"
+             <d a='>\n <'>x\n</d><e>x >\n <![CDATA[y]]></e></c>\n"
         );
+        // Blank text inside an attribute value or next to other text is
+        // text, not indentation.
+        assert_eq!(lifted("<c>\n<a>x \n</a>\n</c>").0, "<c><a>x \n</a></c>");
         // Before the first markup it stays (an XML declaration must come
         // first); a compact document is not copied.
         assert_eq!(lifted(" \n<c>\n</c>").0, " \n<c></c>");
-        assert!(lift(b"<c><a>1</a></c>").text.is_empty());
+        assert!(lift(b"<c><a>1</a></c>", Vec::new()).text.is_empty());
         // An unterminated comment protects everything after it.
-        assert!(lift(b"<c><!-- \n<a>\n</a>").text.is_empty());
+        assert!(lift(b"<c><!-- \n<a>\n</a>", Vec::new()).text.is_empty());
     }
 
     #[test]
     fn blank_text_around_payloads_is_left_out() {
         let xml = "<c>\n <sourceBase64Data>QUJD</sourceBase64Data>\n <t>\n  \
                    <xBase64Data>REVG</xBase64Data>\n </t>\n</c>";
-        let s = lift(xml.as_bytes());
+        let s = lift(xml.as_bytes(), Vec::new());
         let text = std::str::from_utf8(&s.text).unwrap();
         assert_eq!(
             text,
@@ -398,7 +513,7 @@ mod tests {
             "<c><sourceBase64Data>QUJD",
             "<c><sourceBase64Data a='>'>QUJD</other></c>",
         ] {
-            let s = lift(xml.as_bytes());
+            let s = lift(xml.as_bytes(), Vec::new());
             assert!(s.holes.is_empty(), "{xml}");
             assert!(s.text.is_empty(), "{xml}");
         }
@@ -434,11 +549,76 @@ mod tests {
     #[test]
     fn holes_map_back_to_elements() {
         let xml = "<c><xBase64Data>QUJD</xBase64Data><yBase64Data>REVG</yBase64Data></c>";
-        let s = lift(xml.as_bytes());
+        let s = lift(xml.as_bytes(), Vec::new());
         let text = std::str::from_utf8(&s.text).unwrap();
         let second = text.find("<yBase64Data>").unwrap();
         let span = s.payload_in(second..second + 27).unwrap();
         assert_eq!(&xml[span], "REVG");
         assert_eq!(s.payload_in(0..3), None);
+    }
+
+    #[test]
+    fn plain_type_and_default_namespace_attributes_are_left_out() {
+        let xml = "<config version=\"1.7\" xmlns=\"http://www.ipc.com/ver10\">\
+                   <a type=\"uint32\">1</a><b type='list' count=\"2\"/>\
+                   <c:d xmlns:c=\"urn:c\" type=\"x\">2</c:d></config>";
+        assert_eq!(
+            lifted(xml).0,
+            "<config version=\"1.7\"><a>1</a><b count=\"2\"/>\
+             <c:d xmlns:c=\"urn:c\">2</c:d></config>"
+        );
+    }
+
+    /// Whether roxmltree accepts `xml`, and whether it accepts its skeleton.
+    fn verdicts(xml: &str) -> (bool, bool) {
+        let s = lift(xml.as_bytes(), Vec::new());
+        let skeleton = if s.text.is_empty() {
+            xml.to_owned()
+        } else {
+            String::from_utf8(s.text).unwrap()
+        };
+        (
+            roxmltree::Document::parse(xml).is_ok(),
+            roxmltree::Document::parse(&skeleton).is_ok(),
+        )
+    }
+
+    #[test]
+    fn no_malformed_tag_becomes_well_formed() {
+        for xml in [
+            // The same attribute twice.
+            "<c><a type=\"x\" type=\"y\">1</a></c>",
+            // No space between attributes, or before the first.
+            "<c><a b=\"1\"type=\"x\">1</a></c>",
+            "<c><a type=\"x\"b=\"1\">1</a></c>",
+            // Values the parser refuses.
+            "<c><a type=\"<\">1</a></c>",
+            "<c><a type=\"&bogus;\">1</a></c>",
+            "<c><a type=\"x\" b=\"<\">1</a></c>",
+            // Reserved namespaces may not be the default.
+            "<c xmlns=\"http://www.w3.org/XML/1998/namespace\"/>",
+            "<c xmlns=\"http://www.w3.org/2000/xmlns/\"/>",
+            // Unquoted, unterminated or bad-named attributes.
+            "<c><a type=x>1</a></c>",
+            "<c><a type=\"x>1</a></c>",
+            "<c><a type=\"x\" 1b=\"y\">1</a></c>",
+            "<c><a type=\"x\" =\"y\">1</a></c>",
+            // Broken markup around indentation.
+            "<c>\n<a>\n</b>\n</c>",
+            "<c>\n<a type=\"x\">\n</c>",
+        ] {
+            let (body, skeleton) = verdicts(xml);
+            assert!(!body, "roxmltree accepts {xml}");
+            assert!(!skeleton, "the skeleton of {xml} is accepted");
+        }
+        for xml in [
+            "<c xmlns=\"urn:a\"><a type=\"x\" b = \"1\">1</a></c>",
+            "<c><a type=\"x\" xmlns=\"\">1</a></c>",
+            // roxmltree lets a namespace be declared twice; kept as it is.
+            "<c xmlns=\"urn:a\" xmlns=\"urn:b\"/>",
+            "<c>\n  <a type='x'/>\n</c>",
+        ] {
+            assert_eq!(verdicts(xml), (true, true), "{xml}");
+        }
     }
 }
