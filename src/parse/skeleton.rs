@@ -31,6 +31,10 @@
 //!   `<` or `&`) and never a reserved namespace, so that no malformed tag
 //!   becomes well-formed.
 //!
+//! - **A plain XML declaration is left out**: `<?xml version="1.0"
+//!   encoding="UTF-8"?>` at the very start says only what the parser
+//!   assumes; any other declaration stays for the parser to judge.
+//!
 //! Comments, CDATA sections, processing instructions, declarations and end
 //! tags are copied as they are; no `<` is ever removed. Unusual input
 //! (unterminated markup, a payload not followed by its end tag) is left in
@@ -150,6 +154,14 @@ impl Builder<'_> {
     }
 }
 
+/// XML declarations that say only what the parser assumes anyway (XML 1.0,
+/// UTF-8), left out when a body starts with one.
+const DECLARATIONS: [&[u8]; 3] = [
+    br#"<?xml version="1.0" encoding="UTF-8"?>"#,
+    br#"<?xml version="1.0" encoding="utf-8"?>"#,
+    br#"<?xml version="1.0"?>"#,
+];
+
 /// The largest buffer worth keeping for the next post: a tracking post's
 /// skeleton is about 1 KB, an NVR image post's a few.
 pub(crate) const MAX_KEPT: usize = 16 * 1024;
@@ -168,6 +180,10 @@ pub(crate) fn lift(body: &[u8], buffer: Vec<u8>) -> Skeleton {
         holes: Vec::new(),
     };
     let mut i = 0;
+    if let Some(declaration) = DECLARATIONS.iter().find(|d| body.starts_with(d)) {
+        b.omit(0..declaration.len());
+        i = declaration.len();
+    }
     let mut declared = None;
     while let Some(lt) = next_lt(body, i) {
         if i > 0
@@ -466,13 +482,13 @@ mod tests {
 
     #[test]
     fn blank_text_between_markup_is_left_out() {
-        let xml = "<?xml version=\"1.0\"?>\n<c>\n  <a> 1 </a>\n  <b>\n  </b><!-- x\n  -->\n  \
+        let xml = "<?xml version=\"1.1\"?>\n<c>\n  <a> 1 </a>\n  <b>\n  </b><!-- x\n  -->\n  \
                    <![CDATA[>\n  <]]>\n  <d a='>\n <'>x\n</d>\n\t<e>x >\n <![CDATA[y]]></e>\r\n</c>\n";
         let (text, spans) = lifted(xml);
         assert!(spans.is_empty());
         assert_eq!(
             text,
-            "<?xml version=\"1.0\"?><c><a> 1 </a><b></b><!-- x\n  -->\n  <![CDATA[>\n  <]]>\
+            "<?xml version=\"1.1\"?><c><a> 1 </a><b></b><!-- x\n  -->\n  <![CDATA[>\n  <]]>\
              <d a='>\n <'>x\n</d><e>x >\n <![CDATA[y]]></e></c>\n"
         );
         // Blank text inside an attribute value or next to other text is
@@ -555,6 +571,21 @@ mod tests {
         let span = s.payload_in(second..second + 27).unwrap();
         assert_eq!(&xml[span], "REVG");
         assert_eq!(s.payload_in(0..3), None);
+    }
+
+    #[test]
+    fn a_plain_declaration_is_left_out() {
+        let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<c>\n<a>1</a>\n</c>";
+        assert_eq!(lifted(xml).0, "<c><a>1</a></c>");
+        for kept in [
+            "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<c/>",
+            " <?xml version=\"1.0\"?><c/>",
+            "<?xml version=\"1.0\" standalone=\"yes\"?><c/>",
+        ] {
+            let text = lifted(kept).0;
+            let text = if text.is_empty() { kept } else { &text };
+            assert!(text.contains("<?xml"), "{kept}");
+        }
     }
 
     #[test]
