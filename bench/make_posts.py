@@ -129,6 +129,12 @@ def main() -> int:
         print("usage: make_posts.py DIR", file=sys.stderr)
         return 2
     out = sys.argv[1]
+    if out in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0
+    if out.startswith("-"):
+        print(f"make_posts.py: unknown option '{out}'; usage: make_posts.py DIR", file=sys.stderr)
+        return 2
     os.makedirs(out, exist_ok=True)
     for name, text in (("traject.xml", traject()), ("image.xml", image())):
         path = os.path.join(out, name)
