@@ -208,3 +208,28 @@ fn comments_inside_values_are_skipped() {
     };
     assert_eq!(event.plate_number(), Some("AB12"));
 }
+
+/// What the parser is given leaves out indentation, type annotations and
+/// a plain declaration (see the crate's parsing notes); a post cut right
+/// after its declaration must still be an error, never an empty keepalive,
+/// and errors still point into the body as sent.
+#[test]
+fn a_post_cut_after_its_declaration_is_an_error_not_a_keepalive() {
+    for body in [
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
+        "\u{feff}<?xml version=\"1.0\"?>\r\n  ",
+    ] {
+        assert!(
+            matches!(parse(body), Err(ParseError::Xml { .. })),
+            "{body:?}"
+        );
+    }
+    assert!(matches!(parse(" \n\t"), Ok(Post::Keepalive(_))));
+    let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<config version=\"1.7\">\n  \
+                <smartType type=\"openAlramObj\">VFD</smartType>\n  <x type=\"uint32\">1</y>\n</config>";
+    match parse(body) {
+        Err(ParseError::Xml { line: 4, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+}

@@ -111,7 +111,9 @@ fn parse_skeleton(body: &Body, skeleton: &skeleton::Skeleton) -> Result<Post, Pa
             .map_or(0, |e| e.valid_up_to()),
     })?;
     let input = input.strip_prefix('\u{feff}').unwrap_or(input);
-    if input.trim().is_empty() {
+    // Only an empty body is a keepalive; a skeleton is also blank when its
+    // body is a declaration and nothing else (cut short), which is an error.
+    if input.trim().is_empty() && (skeleton.text.is_empty() || is_blank(bytes)) {
         return Ok(Post::Keepalive(Keepalive::default()));
     }
     let doc = Document::parse_with_options(input, options()).map_err(|e| {
@@ -126,6 +128,12 @@ fn parse_skeleton(body: &Body, skeleton: &skeleton::Skeleton) -> Result<Post, Pa
     })?;
     let ctx = Ctx { body, skeleton };
     Ok(route(&ctx, doc.root_element()))
+}
+
+/// Whether `bytes` is white space only, after a byte order mark.
+fn is_blank(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes)
+        .is_ok_and(|s| s.strip_prefix('\u{feff}').unwrap_or(s).trim().is_empty())
 }
 
 fn options<'a>() -> ParsingOptions<'a> {
