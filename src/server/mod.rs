@@ -23,6 +23,7 @@ mod generation;
 mod guard;
 mod intake;
 mod net;
+mod newcomers;
 mod notices;
 mod pages;
 mod per_address;
@@ -184,6 +185,7 @@ impl Server {
             credentials,
             closer,
             per_address: PerAddress::new(config.max_per_address),
+            newcomers: Default::default(),
             watch: Watch::default(),
             stopped: Default::default(),
             pool: Arc::new(Pool::new(config.workers * 2)),

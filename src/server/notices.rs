@@ -13,6 +13,9 @@ pub(crate) enum Notice {
     Dead(u64),
     /// Shutting down.
     Stop,
+    /// A worker took the first request of a connection (see
+    /// [`newcomers`](super::newcomers)).
+    Newcomer,
 }
 
 /// The sending side of the supervisor's messages: each message also wakes

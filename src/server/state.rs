@@ -13,6 +13,7 @@ use super::closing::Closer;
 use super::config::Config;
 use super::generation::Current;
 use super::guard::{Credentials, LogLimiter};
+use super::newcomers::Newcomers;
 use super::notices::Notices;
 use super::per_address::PerAddress;
 use super::stats::{Counters, Stats};
@@ -58,6 +59,9 @@ pub(crate) struct Shared {
     pub closer: Closer,
     /// Requests in progress per camera address, against `max_per_address`.
     pub per_address: PerAddress,
+    /// Connections whose first request was taken (the supervisor's second
+    /// doorbell).
+    pub newcomers: Newcomers,
     /// Bodies in progress: their deadlines, and spare workers while some
     /// are held.
     pub watch: Watch,

@@ -13,8 +13,10 @@
 //! Deaths are noticed two ways: a worker's `recv` reporting the accept error,
 //! and probes (see [`doorbell`](super::doorbell)) that no connection task
 //! answers. The supervisor sleeps until a connection arrives or a message
-//! comes; after arrivals it flushes tiny_http's connection pool so that no
-//! new connection stays queued behind busy threads.
+//! comes; after arrivals, and when a worker reports the first request of a
+//! connection that arrived unseen (see [`newcomers`](super::newcomers)), it
+//! flushes tiny_http's connection pool so that no new connection stays
+//! queued behind busy threads.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::Ordering;
@@ -55,15 +57,15 @@ const CALM_SPACING: Duration = Duration::from_millis(10);
 /// later makes sure none arrived too close behind it.
 const RECHECK_AFTER: Duration = Duration::from_millis(50);
 
-/// The longest a connection can stay queued in tiny_http's pool when its
-/// arrival was missed: `poll(2)` on the listener reports a connection only if
-/// it is still in the accept queue when the supervisor runs, and tiny_http's
-/// accept thread, blocked in `accept()`, often takes it first. A few
-/// connections opened back to back can then all be queued behind claimed
-/// threads with no arrival seen (measured: 3 of 30 runs of five keep-alive
-/// connections left one unanswered until the next probe, 50 s later by the
-/// default read timeout). One flush a second bounds that wait; an idle
-/// flush is one probe connection, answered by tiny_http and reset.
+/// The longest a connection can stay queued in tiny_http's pool when
+/// neither doorbell rang: `poll(2)` missed its arrival (tiny_http's accept
+/// thread took it first; see [`doorbell`](super::doorbell)) and the
+/// connection served ahead of it sent no request, so no worker reported a
+/// newcomer. Before either bound, such waits lasted until the next probe
+/// (measured: 3 of 30 runs of five keep-alive connections left one
+/// unanswered, 50 s by the default read timeout). One flush a second bounds
+/// that wait; an idle flush is one probe connection, answered by tiny_http
+/// and reset.
 const SWEEP: Duration = Duration::from_secs(1);
 
 /// The most probes in one flush (the pool never needs more than the
@@ -81,10 +83,15 @@ impl Supervisor {
         let target = probe_target(self.shared.local_addr);
         // A probe at least this often keeps tiny_http's accept() from
         // reaching the listener's receive timeout (the read timeout), and
-        // catches the arrivals `poll` missed (see [`SWEEP`]).
+        // catches what neither doorbell rang for (see [`SWEEP`]).
         let keepalive =
             (self.shared.config.read_timeout / 3).clamp(Duration::from_millis(300), SWEEP);
         let mut last_probe = Instant::now();
+        // When the last flush began: it covers every connection accepted
+        // before. None yet: connections may have been accepted (and their
+        // first requests taken) before this thread ran.
+        let mut flush_began: Option<Instant> = None;
+        let mut last_forget = Instant::now();
         let mut calm_until = Instant::now();
         let mut recheck: Option<Instant> = None;
         loop {
@@ -108,9 +115,21 @@ impl Supervisor {
                                     self.rebuild("accept loop reported an error");
                                 }
                             }
+                            Notice::Newcomer => {}
                         }
                     }
-                    continue;
+                    // A connection's first request arrived after the last
+                    // flush began: it may have been accepted unseen, with
+                    // others queued behind it (see `newcomers`).
+                    let unseen = match (self.shared.newcomers.take(), flush_began) {
+                        (Some(first), Some(began)) => first >= began,
+                        (Some(_), None) => true,
+                        (None, _) => false,
+                    };
+                    if !unseen {
+                        continue;
+                    }
+                    std::thread::sleep(calm_until.saturating_duration_since(now));
                 }
                 Ring::Arrival => {
                     // Let the rest of a burst arrive, and the accept thread
@@ -122,7 +141,16 @@ impl Supervisor {
                 Ring::Quiet => {}
             }
             recheck = None;
+            // Taken before the flush begins, these first requests are
+            // covered by it; later ones ring again.
+            self.shared.newcomers.take();
             last_probe = Instant::now();
+            flush_began = Some(last_probe);
+            if last_probe >= last_forget + SWEEP {
+                let idle = self.shared.config.read_timeout + Duration::from_secs(5);
+                self.shared.newcomers.forget(idle);
+                last_forget = last_probe;
+            }
             let stopping = || self.shared.stopping.load(Ordering::SeqCst);
             match doorbell::flush(&self.shared.listener, target, PROBE_LIMIT, &stopping) {
                 Ok(flush) => {

@@ -161,6 +161,11 @@ impl Worker {
 
     fn take(&self, generation: &Generation, request: Request) {
         generation.served.fetch_add(1, Ordering::Relaxed);
+        if let Some(&peer) = request.remote_addr() {
+            if self.shared.newcomers.request(peer) {
+                let _ = self.shared.notices.send(Notice::Newcomer);
+            }
+        }
         self.shared.busy.fetch_add(1, Ordering::SeqCst);
         self.handle(request);
         self.shared.busy.fetch_sub(1, Ordering::SeqCst);
