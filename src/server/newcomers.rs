@@ -9,10 +9,11 @@
 //! serves it; that connection's first request reaches a worker, which rings.
 //!
 //! Connections are told apart by their peer address, remembered while the
-//! connection may still be open: entries older than tiny_http's read timeout
-//! (after which it has closed an idle connection) are forgotten at the
-//! supervisor's once-a-second sweep. The memory is capped; beyond the cap it
-//! is cleared, which only makes known connections ring once more.
+//! connection may still be open: a peer not seen for the read timeout and
+//! 5 s more (by then tiny_http has closed its idle connection) is forgotten
+//! by the supervisor, at most once a second, as it begins a flush. The
+//! memory is capped; beyond the cap it is cleared, which only makes known
+//! connections ring once more (one more flush).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -59,7 +59,7 @@ const RECHECK_AFTER: Duration = Duration::from_millis(50);
 
 /// The longest a connection can stay queued in tiny_http's pool when
 /// neither doorbell rang: `poll(2)` missed its arrival (tiny_http's accept
-/// thread took it first; see [`doorbell`](super::doorbell)) and the
+/// thread took it first; see [`doorbell`]) and the
 /// connection served ahead of it sent no request, so no worker reported a
 /// newcomer. Before either bound, such waits lasted until the next probe
 /// (measured: 3 of 30 runs of five keep-alive connections left one
