@@ -660,7 +660,7 @@ mod tests {
         let elements = doc.descendants().filter(|n| n.is_element());
         // As values are read: the first text child that is not blank.
         let text = |n: roxmltree::Node| {
-            let mut own = n
+            let own = n
                 .children()
                 .filter(|c| c.is_text())
                 .filter_map(|c| c.text());
