@@ -62,6 +62,16 @@ total() {
         sleep 0.05
         waited=$((waited + 1))
     done
+    # One post first, on a connection of its own, retried: bare tiny_http can
+    # queue a new connection behind a pool thread that has not yet run
+    # (src/server/doorbell.rs), for good, and valgrind runs threads one at a
+    # time. The warm-up post is in both runs, so it cancels out.
+    local tries=0
+    until timeout 10 "$target_dir/release/examples/simulate" --quiet -c 1 -n 1 \
+        "http://127.0.0.1:$port/" "$tmp/posts/$post.xml" >/dev/null 2>&1; do
+        tries=$((tries + 1))
+        ((tries < 3)) || { say "$server never answered a first post under valgrind"; exit 1; }
+    done
     "$target_dir/release/examples/simulate" --quiet -c 1 -n "$n" \
         "http://127.0.0.1:$port/" "$tmp/posts/$post.xml" >"$tmp/simulate.out" ||
         { say "simulate failed: $(cat "$tmp/simulate.out")"; exit 1; }
