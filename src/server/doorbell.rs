@@ -47,7 +47,7 @@
 //! one can wait, keeps tiny_http's `accept()` from reaching the listener's
 //! receive timeout and proves the accept loop alive.
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
@@ -99,8 +99,14 @@ pub(crate) fn sleep(wake: &UnixStream, timeout: Duration) -> bool {
     matches!(poll(&mut fds, Some(&timeout)), Ok(n) if n > 0)
 }
 
-/// How long a probe is given to be answered before the next one is sent.
+/// How long a flush waits for the next answer to its probes before it
+/// opens more.
 const PROBE_WAIT: Duration = Duration::from_millis(5);
+
+/// The most probes one step of a flush opens at once: a thread each, at
+/// most, that finds nothing queued and retires after tiny_http's idle
+/// timeout (5 s).
+const BATCH_MAX: usize = 64;
 
 /// Connections waiting this long in the accept queue, with no sign of
 /// life from the accept loop: it is dead.
@@ -111,7 +117,7 @@ const DEAD_AFTER: Duration = Duration::from_secs(2);
 pub(crate) struct Flush {
     /// Probes sent.
     pub probes: usize,
-    /// Whether the last probe proved that no task is queued.
+    /// Whether a probe proved that no task is queued.
     pub settled: bool,
 }
 
@@ -127,13 +133,18 @@ pub(crate) enum FlushError {
 /// Probes the pool until a probe proves that no connection task is queued,
 /// or `limit` probes were sent. First it lets the accept thread take every
 /// connection waiting in the listener's queue (so that probes do not wait
-/// behind them). It ends at once when `stopping` says so: after shutdown
-/// the accept loop is gone, no probe would ever be answered, and waiting for
-/// [`DEAD_AFTER`] would hold up `Server::wait` by seconds.
+/// behind them). Then it probes in steps: as many probes at once as
+/// connections look queued since the `last` census (at most
+/// [`BATCH_MAX`]); when none do, one probe (all an idle pool needs), and,
+/// while such checks take fresh threads, rounds that double. It ends at
+/// once when `stopping` says so: after shutdown the accept loop is gone, no
+/// probe would ever be answered, and waiting for [`DEAD_AFTER`] would hold
+/// up `Server::wait` by seconds.
 pub(crate) fn flush(
     listener: &TcpListener,
     target: SocketAddr,
     limit: usize,
+    last: &Census,
     stopping: &dyn Fn() -> bool,
 ) -> Result<Flush, FlushError> {
     let mut watch = Watch::new();
@@ -143,39 +154,142 @@ pub(crate) fn flush(
         }
         std::thread::sleep(Duration::from_millis(1));
     }
+    // Probes not answered yet: queued behind earlier tasks, or served by
+    // threads yet to run.
     let mut pending: Vec<Probe> = Vec::new();
-    let mut probes = 0;
+    let (mut probes, mut round, mut checking) = (0, 1, true);
     while probes < limit && !stopping() {
         let before = threads();
-        let mut probe = Probe::open(target).map_err(FlushError::Io)?;
-        probes += 1;
-        let answered = probe.answered(PROBE_WAIT);
-        // Earlier probes left queued are answered once a thread takes them.
-        pending.retain_mut(|p| !p.answered(Duration::ZERO));
-        if !answered {
+        // Each pending probe will release one queued connection.
+        let queued = last
+            .queued(Census::take(), pending.len())
+            .saturating_sub(pending.len())
+            .min(BATCH_MAX);
+        let step = match (queued, checking) {
+            (1.., _) => queued,
+            (0, true) => 1,
+            (0, false) => round - 1,
+        };
+        let opened = step.min(limit - probes);
+        for _ in 0..opened {
+            pending.push(Probe::open(target).map_err(FlushError::Io)?);
+            probes += 1;
+        }
+        let (any, answered) = collect(&mut pending, opened, PROBE_WAIT);
+        if any > 0 {
+            watch.progress();
+        }
+        if answered == 0 {
             if watch.stuck(listener) {
                 return Err(FlushError::Unanswered);
             }
-            pending.push(probe);
+            // Nothing moves: one probe at a time, until something does.
+            (round, checking) = (1, true);
             continue;
         }
-        watch.progress();
-        // Without a thread count, take a few answered probes as the proof.
-        let fresh_thread = match (before, threads()) {
-            (Some(before), Some(after)) => after > before,
-            _ => probes < 4,
+        // Threads started while the step's probes were answered; without
+        // a thread count, take a few answered probes as the proof.
+        let fresh = match (before, threads()) {
+            (Some(before), Some(after)) => after.saturating_sub(before),
+            _ if probes < 4 => answered,
+            _ => 0,
         };
-        if !fresh_thread && pending.is_empty() {
-            return Ok(Flush {
-                probes,
-                settled: true,
-            });
+        if fresh < answered {
+            // A probe was served by a thread that already existed: it was
+            // queued behind every task before it, and none is left. Probes
+            // still unanswered have a thread yet to run, or were queued
+            // after it: wait for them, and probe on if they stay quiet.
+            let left = pending.len();
+            if left == 0 || collect(&mut pending, left, PROBE_WAIT).1 == left {
+                return Ok(Flush {
+                    probes,
+                    settled: true,
+                });
+            }
+            (round, checking) = (1, true);
+            continue;
         }
+        // Every probe took a fresh thread, which takes a queued task after
+        // it: more may be queued.
+        (round, checking) = match checking {
+            _ if queued > 0 => (round, true),
+            // The check found no idle thread: the rest of its round
+            // follows at once.
+            true if round > 1 => (round, false),
+            _ => ((round * 2).min(BATCH_MAX), true),
+        };
     }
     Ok(Flush {
         probes,
         settled: false,
     })
+}
+
+/// Descriptors and threads in this process, counted after a flush. A
+/// connection tiny_http accepts holds two descriptors (its socket and a
+/// clone) and, unless tiny_http queues it, starts one thread.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Census {
+    descriptors: Option<usize>,
+    threads: Option<usize>,
+}
+
+impl Census {
+    /// Counts now, where `/proc` tells.
+    pub fn take() -> Census {
+        Census {
+            descriptors: std::fs::read_dir("/proc/self/fd").ok().map(Iterator::count),
+            threads: threads(),
+        }
+    }
+
+    /// How many connections may have been queued between this census and
+    /// `now`: those accepted (two descriptors each, not counting the
+    /// `probes` open, one each) that started no thread. Connections closed
+    /// meanwhile make it low (a flush then doubles its way on); threads
+    /// retired meanwhile cannot make it higher than the connections
+    /// accepted.
+    fn queued(&self, now: Census, probes: usize) -> usize {
+        match (self.descriptors, now.descriptors, self.threads, now.threads) {
+            (Some(d0), Some(d1), Some(t0), Some(t1)) => {
+                let accepted = d1.saturating_sub(d0 + probes) / 2;
+                accepted.saturating_sub(t1.saturating_sub(t0))
+            }
+            _ => 0,
+        }
+    }
+}
+
+/// Waits until the last `fresh` of the `pending` probes are answered, or
+/// no answer comes for `quiet`; drops every answered probe (with a reset).
+/// Returns how many were answered, and how many of them were of the last
+/// `fresh`.
+fn collect(pending: &mut Vec<Probe>, fresh: usize, quiet: Duration) -> (usize, usize) {
+    let quiet = Timespec::try_from(quiet).unwrap_or(Timespec {
+        tv_sec: 0,
+        tv_nsec: 5_000_000,
+    });
+    let (mut answered, mut waiting) = (0, fresh);
+    while waiting > 0 {
+        let ready: Vec<bool> = {
+            let mut fds: Vec<PollFd> = pending
+                .iter()
+                .map(|probe| PollFd::new(&probe.0, PollFlags::RDHUP))
+                .collect();
+            match poll(&mut fds, Some(&quiet)) {
+                Ok(n) if n > 0 => fds.iter().map(|fd| !fd.revents().is_empty()).collect(),
+                _ => break,
+            }
+        };
+        let old = pending.len() - waiting;
+        waiting -= ready[old..].iter().filter(|&&r| r).count();
+        // The end of the probe's connection (after its `400`), or an
+        // error: the probe's task ran.
+        let (before, mut ready) = (pending.len(), ready.into_iter());
+        pending.retain(|_| !ready.next().unwrap_or(false));
+        answered += before - pending.len();
+    }
+    (answered, fresh - waiting)
 }
 
 /// Whether a connection waits in the listener's accept queue.
@@ -231,24 +345,6 @@ impl Probe {
         stream.write_all(b"\r\n")?;
         Ok(Probe(stream))
     }
-
-    /// Whether the probe's task ran (its answer, or its end, arrived) within
-    /// `wait`; a zero `wait` only looks.
-    fn answered(&mut self, wait: Duration) -> bool {
-        let set = match wait.is_zero() {
-            true => self.0.set_nonblocking(true),
-            false => self.0.set_read_timeout(Some(wait)),
-        };
-        if set.is_err() {
-            return true;
-        }
-        let mut buf = [0u8; 64];
-        match self.0.read(&mut buf) {
-            // An answer (`400`), or the end of the connection: its task ran.
-            Ok(_n) => true,
-            Err(e) => !matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
-        }
-    }
 }
 
 /// The number of threads in this process, where `/proc` tells it.
@@ -272,6 +368,30 @@ mod tests {
         assert!(threads().unwrap() > before);
         drop(tx);
         let _ = t.join();
+    }
+
+    fn census(descriptors: usize, threads: usize) -> Census {
+        Census {
+            descriptors: Some(descriptors),
+            threads: Some(threads),
+        }
+    }
+
+    #[test]
+    fn the_census_counts_accepted_connections_without_a_thread_as_queued() {
+        let last = census(20, 10);
+        // 64 connections accepted, 4 of them with a thread of their own.
+        assert_eq!(last.queued(census(20 + 128, 14), 0), 60);
+        // 3 probes open (one descriptor each) are no connections.
+        assert_eq!(last.queued(census(20 + 128 + 3, 14), 3), 60);
+        // Every connection with its thread: nothing queued.
+        assert_eq!(last.queued(census(20 + 128, 74), 0), 0);
+        // Idle threads retired, connections closed: never below zero, and
+        // retired threads never count as queued connections.
+        assert_eq!(last.queued(census(12, 4), 0), 0);
+        assert_eq!(last.queued(census(20 + 8, 6), 0), 4);
+        // Without /proc: nothing known, the flush probes its way.
+        assert_eq!(Census::default().queued(census(200, 10), 0), 0);
     }
 
     #[test]

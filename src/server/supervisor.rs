@@ -23,7 +23,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::doorbell::{self, FlushError, Ring};
+use super::doorbell::{self, Census, FlushError, Ring};
 use super::generation::Generation;
 use super::notices::{Inbox, Notice};
 use super::state::Shared;
@@ -94,6 +94,7 @@ impl Supervisor {
         let mut last_forget = Instant::now();
         let mut calm_until = Instant::now();
         let mut recheck: Option<Instant> = None;
+        let mut census = Census::take();
         loop {
             let now = Instant::now();
             let due = recheck.map_or(last_probe + keepalive, |r| r.min(last_probe + keepalive));
@@ -152,7 +153,16 @@ impl Supervisor {
                 last_forget = last_probe;
             }
             let stopping = || self.shared.stopping.load(Ordering::SeqCst);
-            match doorbell::flush(&self.shared.listener, target, PROBE_LIMIT, &stopping) {
+            let flushed = doorbell::flush(
+                &self.shared.listener,
+                target,
+                PROBE_LIMIT,
+                &census,
+                &stopping,
+            );
+            // Connections accepted from now on are counted against this.
+            census = Census::take();
+            match flushed {
                 Ok(flush) => {
                     log::trace!("pool flushed with {} probe(s)", flush.probes);
                     if flush.probes <= 2 && flush.settled {
