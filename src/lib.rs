@@ -4,7 +4,7 @@
 //!
 //! The crate has two halves:
 //!
-//! * the **parser** — [`parse`] turns one HTTP POST body into a [`Post`]:
+//! * the **parser** — [`parse()`] turns one HTTP POST body into a [`Post`]:
 //!   an [`Event`], a [`Keepalive`], an [`AlarmStatus`] or [`Unrecognized`];
 //!   images stay spans of the body until you decode them;
 //! * the **server** — [`Server`], a blocking, bounded thread pool that

@@ -41,7 +41,7 @@ pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// XML nodes one post may have: **200,000**. A post with more is answered
 /// `200` (the camera must never retry it) and reported as a
 /// [`ParseError::Xml`](crate::ParseError::Xml) — to `on_unparsed`, never as
-/// an event. [`parse`](crate::parse) applies it too.
+/// an event. [`parse`](crate::parse()) applies it too.
 ///
 /// Real posts have a few hundred nodes; the bound caps the memory a hostile
 /// document can make the XML parser allocate. Image payloads are not nodes

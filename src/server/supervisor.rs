@@ -11,7 +11,7 @@
 //! lingering worker that retires once they have gone quiet.
 //!
 //! Deaths are noticed two ways: a worker's `recv` reporting the accept error,
-//! and probes (see [`doorbell`](super::doorbell)) that no connection task
+//! and probes (see [`doorbell`]) that no connection task
 //! answers. The supervisor sleeps until a connection arrives or a message
 //! comes; after arrivals, and when a worker reports the first request of a
 //! connection that arrived unseen (see [`newcomers`](super::newcomers)), it

@@ -205,7 +205,7 @@ impl Worker {
         }
     }
 
-    /// Answers and ends the connection (see [`Closer::answer_and_close`]).
+    /// Answers and ends the connection (see [`Closer::answer_and_close`](super::closing::Closer::answer_and_close)).
     /// A declared body too large for tiny_http to drain safely keeps its
     /// connection parked instead.
     ///
