@@ -78,7 +78,8 @@ fn busy_cameras(addr: SocketAddr, n: usize) -> Vec<Camera> {
         .collect()
 }
 
-fn check_burst(n: usize) {
+/// A server on a free loopback port, and the count of events it delivered.
+fn counting_server() -> (viewtron::Server, Arc<AtomicU64>) {
     let events = Arc::new(AtomicU64::new(0));
     let counted = events.clone();
     let server = viewtron::Server::builder()
@@ -89,6 +90,11 @@ fn check_burst(n: usize) {
         })
         .build()
         .unwrap();
+    (server, events)
+}
+
+fn check_burst(n: usize) {
+    let (server, events) = counting_server();
     let addr = server.local_addr();
     let busy = busy_cameras(addr, 16);
     let slowest = burst(addr, n);
@@ -146,16 +152,7 @@ const FRESH_BURST: usize = 32;
 fn a_burst_on_a_fresh_server_is_never_left_for_the_once_a_second_flush() {
     let (start, mut worst) = (Instant::now(), Duration::ZERO);
     for round in 0..FRESH_SERVERS {
-        let events = Arc::new(AtomicU64::new(0));
-        let counted = events.clone();
-        let server = viewtron::Server::builder()
-            .bind("127.0.0.1".parse().unwrap())
-            .port(0)
-            .on_event(move |_, _| {
-                counted.fetch_add(1, Ordering::SeqCst);
-            })
-            .build()
-            .unwrap();
+        let (server, events) = counting_server();
         let slowest = burst(server.local_addr(), FRESH_BURST);
         assert!(
             slowest < FRESH_SLOWEST_ALLOWED,

@@ -35,6 +35,14 @@ struct Harness {
     events: Receiver<(Event, IpAddr)>,
 }
 
+/// A body timeout's answer: `408`, `Connection: close`, and the connection
+/// closed after it.
+fn assert_cut_with_408(status: Option<u16>, connection: Option<&str>, closed: bool) {
+    assert_eq!(status, Some(408));
+    assert_eq!(connection, Some("close"));
+    assert!(closed, "the connection is closed after the 408");
+}
+
 fn harness(builder: ServerBuilder) -> Harness {
     let (tx, events) = unbounded();
     let server = builder
@@ -58,6 +66,19 @@ impl Harness {
         assert_success(&cam.post("/API", LPR_V1));
         let (event, from) = self.events.recv_timeout(TIMEOUT).expect("event delivered");
         assert_eq!((event.plate_number(), from), (Some("TST 042"), ip(CAMERA)));
+    }
+
+    /// The camera was served, one body was cut at its deadline, and only
+    /// the camera's post was delivered.
+    fn assert_only_the_camera_delivered_after_one_body_timeout(&self) {
+        self.assert_camera_served();
+        let stats = self.finish();
+        assert_eq!(
+            stats.refused_by_reason[&Refusal::BodyTimeout],
+            1,
+            "{stats:?}"
+        );
+        assert_eq!(stats.events(), 1, "only the camera's post: {stats:?}");
     }
 
     fn finish(&self) -> viewtron::Stats {
@@ -139,23 +160,14 @@ fn a_body_trickled_past_its_deadline_is_answered_408_and_never_delivered() {
     let (status, connection, closed) = answer_and_close(&mut s);
     let took = started.elapsed();
     stop.store(true, Ordering::SeqCst);
-    assert_eq!(status, Some(408));
-    assert_eq!(connection.as_deref(), Some("close"));
-    assert!(closed, "the connection is closed after the 408");
+    assert_cut_with_408(status, connection.as_deref(), closed);
     assert!(
         took >= Duration::from_secs(1) && took < Duration::from_secs(3),
         "408 after {took:?}"
     );
     drop(s);
     trickle.join().unwrap();
-    h.assert_camera_served();
-    let stats = h.finish();
-    assert_eq!(
-        stats.refused_by_reason[&Refusal::BodyTimeout],
-        1,
-        "{stats:?}"
-    );
-    assert_eq!(stats.events(), 1, "only the camera's post: {stats:?}");
+    h.assert_only_the_camera_delivered_after_one_body_timeout();
 }
 
 #[test]
@@ -173,9 +185,7 @@ fn a_stalled_body_is_cut_at_its_deadline_not_at_the_read_timeout() {
     let started = Instant::now();
     let (status, connection, closed) = answer_and_close(&mut s);
     let took = started.elapsed();
-    assert_eq!(status, Some(408));
-    assert_eq!(connection.as_deref(), Some("close"));
-    assert!(closed, "the connection is closed after the 408");
+    assert_cut_with_408(status, connection.as_deref(), closed);
     let limit = if sockets_reachable() {
         // The watch shuts the socket's reading side at the deadline.
         Duration::from_secs(3)
@@ -187,14 +197,7 @@ fn a_stalled_body_is_cut_at_its_deadline_not_at_the_read_timeout() {
         took >= Duration::from_secs(1) && took < limit,
         "408 after {took:?}"
     );
-    h.assert_camera_served();
-    let stats = h.finish();
-    assert_eq!(
-        stats.refused_by_reason[&Refusal::BodyTimeout],
-        1,
-        "{stats:?}"
-    );
-    assert_eq!(stats.events(), 1, "only the camera's post: {stats:?}");
+    h.assert_only_the_camera_delivered_after_one_body_timeout();
 }
 
 #[test]

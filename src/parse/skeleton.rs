@@ -46,7 +46,7 @@ use std::ops::Range;
 use memchr::{memchr, memchr3, memmem};
 
 /// The document the XML parser is given, and where each payload was.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Skeleton {
     /// The skeleton text; empty when the body itself is to be parsed
     /// (nothing was left out).
@@ -206,14 +206,11 @@ pub(crate) fn lift(body: &[u8], buffer: Vec<u8>) -> Skeleton {
             None => break,
         }
     }
-    if b.copied == 0 {
-        // Nothing left out: the caller parses the body itself, no copy.
-        return Skeleton {
-            text: b.text,
-            holes: Vec::new(),
-        };
+    // With nothing left out (and so no holes) the text stays empty: the
+    // caller parses the body itself, no copy.
+    if b.copied > 0 {
+        b.text.extend_from_slice(&body[b.copied..]);
     }
-    b.text.extend_from_slice(&body[b.copied..]);
     Skeleton {
         text: b.text,
         holes: b.holes,

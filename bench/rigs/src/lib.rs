@@ -73,6 +73,38 @@ where
     Ok(Some((port, run_for)))
 }
 
+/// What a rig does with [`parse_args`]' outcome: `Ok` with its arguments
+/// to run, or `Err` with the exit code after printing `usage` (to standard
+/// output for `--help`, status 0; to standard error after the message for
+/// a bad command line, status 2).
+///
+/// ```
+/// use std::process::ExitCode;
+///
+/// let usage = "usage: rig PORT SECONDS";
+/// assert_eq!(viewtron_bench_rigs::args_or_exit("rig", usage, Ok(Some(7))), Ok(7));
+/// assert_eq!(viewtron_bench_rigs::args_or_exit::<u8>("rig", usage, Ok(None)), Err(ExitCode::SUCCESS));
+/// let bad = viewtron_bench_rigs::args_or_exit::<u8>("rig", usage, Err("no PORT".into()));
+/// assert_eq!(bad, Err(ExitCode::from(2)));
+/// ```
+pub fn args_or_exit<T>(
+    rig: &str,
+    usage: &str,
+    parsed: Result<Option<T>, String>,
+) -> Result<T, std::process::ExitCode> {
+    match parsed {
+        Ok(Some(args)) => Ok(args),
+        Ok(None) => {
+            println!("{usage}");
+            Err(std::process::ExitCode::SUCCESS)
+        }
+        Err(message) => {
+            eprintln!("{rig}: {message}\n{usage}");
+            Err(std::process::ExitCode::from(2))
+        }
+    }
+}
+
 /// This process's peak resident set size in KiB (`VmHWM` in
 /// `/proc/self/status`), or 0 where `/proc` has none.
 ///

@@ -59,16 +59,9 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("ceiling: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let args = match viewtron_bench_rigs::args_or_exit("ceiling", USAGE, parse_args()) {
+        Ok(args) => args,
+        Err(code) => return code,
     };
 
     let server = match listen(args.port) {

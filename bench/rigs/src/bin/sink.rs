@@ -46,16 +46,9 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("sink: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let args = match viewtron_bench_rigs::args_or_exit("sink", USAGE, parse_args()) {
+        Ok(args) => args,
+        Err(code) => return code,
     };
 
     let events = Arc::new(AtomicU64::new(0));
@@ -67,14 +60,7 @@ fn main() -> ExitCode {
     } else {
         let events = events.clone();
         builder.on_event(move |event, _ip| {
-            // Read what a user reads, so that no lazy path can skip the
-            // parsing users pay for.
-            std::hint::black_box((
-                event.category(),
-                event.description(),
-                event.plate_number(),
-                event.targets().len(),
-            ));
+            read_like_a_user(&event);
             events.fetch_add(1, Ordering::Relaxed);
         })
     };
@@ -89,12 +75,7 @@ fn main() -> ExitCode {
         let (stream, events) = (server.events(), events.clone());
         thread::spawn(move || {
             for event in stream {
-                std::hint::black_box((
-                    event.category(),
-                    event.description(),
-                    event.plate_number(),
-                    event.targets().len(),
-                ));
+                read_like_a_user(&event);
                 events.fetch_add(1, Ordering::Relaxed);
             }
         })
@@ -131,6 +112,17 @@ fn main() -> ExitCode {
 }
 
 /// `Ok(None)` for `--help`.
+/// Reads what a user reads (category, description, plate, targets), so
+/// that no lazy path can skip the parsing users pay for.
+fn read_like_a_user(event: &viewtron::Event) {
+    std::hint::black_box((
+        event.category(),
+        event.description(),
+        event.plate_number(),
+        event.targets().len(),
+    ));
+}
+
 fn parse_args() -> Result<Option<Args>, String> {
     let (mut channel, mut rss) = (false, false);
     let parsed = viewtron_bench_rigs::parse_args(std::env::args().skip(1), |flag, _| {
