@@ -303,14 +303,23 @@ fn two_bridges_share_one_broker_without_knocking_each_other_off() {
         a.post(&lpr_post("North Gate", &format!("A{i}")));
         b.post(&lpr_post("South Gate", &format!("B{i}")));
     }
-    let mut last = (String::new(), String::new());
-    while last.0 != "A9" || last.1 != "B9" {
+    // Every plate of both bridges arrives (in whatever order the broker
+    // hands them on: waiting for the last one posted to come last was a
+    // race, not the claim).
+    let expected = |gate: char| -> std::collections::BTreeSet<String> {
+        (0..10).map(|i| format!("{gate}{i}")).collect()
+    };
+    let (mut north, mut south) = (
+        std::collections::BTreeSet::new(),
+        std::collections::BTreeSet::new(),
+    );
+    while north != expected('A') || south != expected('B') {
         let m = sub.expect_where("a plate", |m| m.topic.ends_with("/lpr"));
         let plate = m.json()["plate_number"].as_str().unwrap().to_owned();
         if m.topic == "viewtron/north_gate_127_0_0_1/lpr" {
-            last.0 = plate;
+            north.insert(plate);
         } else {
-            last.1 = plate;
+            south.insert(plate);
         }
     }
     // Each connected once: a shared client id would have made the broker
