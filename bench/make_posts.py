@@ -10,6 +10,12 @@
   eventInfo + targetListInfo, a ~450 KB base64 overview in sourceDataInfo and
   a ~60 KB base64 target crop; the large post.
 
+Next to each, NAME.skeleton.xml: the same post as viewtron's parser hands it
+to roxmltree (the rules of src/parse/skeleton.rs: no plain XML declaration, no
+default namespace, no `type` annotations, no indentation, image payloads
+lifted out), for the ceiling's `--parse` (bench/run.sh's `floor` server: what
+any server on this stack pays to have roxmltree read the post).
+
 The images are valid base64 of deterministic pseudo-random bytes framed like a
 JPEG (FF D8 FF E0 ... FF D9); no decoder would show a picture, which does not
 matter to a server that only carries them. The output is the same, byte for
@@ -19,6 +25,7 @@ byte, on every run and every machine. Prints each file's name and size.
 import base64
 import hashlib
 import os
+import re
 import sys
 
 OVERVIEW_B64 = 460_000  # base64 characters (multiples of 4: no padding); ~449 KiB
@@ -123,6 +130,15 @@ def image() -> str:
 """
 
 
+def skeleton(text: str) -> str:
+    """The post as viewtron's skeleton pass leaves it for roxmltree."""
+    text = text.removeprefix('<?xml version="1.0" encoding="UTF-8"?>')
+    text = re.sub(r' xmlns="[^"]*"', "", text)
+    text = re.sub(r' type="[^"]*"', "", text)
+    text = re.sub(r"(Base64Data>)[^<]+(</)", r"\1\2", text)
+    return re.sub(r">\s*\n\s*<", "><", text).strip()
+
+
 def main() -> int:
     if len(sys.argv) != 2:
         print(__doc__.strip().splitlines()[0], file=sys.stderr)
@@ -136,11 +152,12 @@ def main() -> int:
         print(f"make_posts.py: unknown option '{out}'; usage: make_posts.py DIR", file=sys.stderr)
         return 2
     os.makedirs(out, exist_ok=True)
-    for name, text in (("traject.xml", traject()), ("image.xml", image())):
-        path = os.path.join(out, name)
-        with open(path, "w", encoding="ascii", newline="\n") as f:
-            f.write(text)
-        print(f"{name} {os.path.getsize(path)} bytes")
+    for name, text in (("traject", traject()), ("image", image())):
+        for file, content in ((f"{name}.xml", text), (f"{name}.skeleton.xml", skeleton(text))):
+            path = os.path.join(out, file)
+            with open(path, "w", encoding="ascii", newline="\n") as f:
+                f.write(content)
+            print(f"{file} {os.path.getsize(path)} bytes")
     return 0
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-command benchmark: our server (bench/rigs/src/bin/sink.rs) against the ceiling
-# of its stack (bench/rigs/src/bin/ceiling.rs: bare tiny_http, no parsing), side by side in
-# the same run, on loopback. See bench/README.md.
+# of its stack (bench/rigs/src/bin/ceiling.rs: bare tiny_http, no parsing) and its
+# floor (the ceiling plus roxmltree parsing the post as our parser hands it over,
+# `ceiling --parse`), side by side in the same run, on loopback. See bench/README.md.
 #
 #   bash bench/run.sh [--python-sdk] [--bridge]
 #
@@ -20,6 +21,7 @@
 #   CAMERAS      keep-alive connections of the cameras scenario, each posting the
 #                traject post once a second [1000]; 0 skips
 #   CAMERA_SECONDS  length of the cameras scenario [12]
+#   FLOOR        1 measures the floor next to the ceiling and viewtron, 0 skips [1]
 #
 # --python-sdk adds the reference Python SDK (PyPI viewtron==1.4.1, installed in a
 # throwaway venv) as a third server; when that install fails it says why and
@@ -51,6 +53,11 @@ if ! [[ $ROUNDS =~ ^[1-9][0-9]*$ ]]; then
     exit 2
 fi
 CONNECTIONS=${CONNECTIONS:-1 64}
+FLOOR=${FLOOR:-1}
+if ! [[ $FLOOR =~ ^[01]$ ]]; then
+    echo "run.sh: FLOOR must be 0 or 1, not '$FLOOR'" >&2
+    exit 2
+fi
 POSTS=${POSTS:-traject image}
 if ! [[ $DURATION =~ ^[0-9]+([.][0-9]+)?$ ]] || [[ $DURATION =~ ^0+([.]0+)?$ ]]; then
     echo "run.sh: DURATION must be a positive number of seconds, not '$DURATION'" >&2
@@ -123,6 +130,7 @@ python3 bench/make_posts.py "$tmp/posts" | sed 's/^/bench: post /' >&2
 
 # ------------------------------------------------------------------ python sdk
 servers=(ceiling viewtron)
+((FLOOR == 0)) || servers=(ceiling floor viewtron)
 if $python_sdk; then
     say "installing viewtron==1.4.1 (Python SDK) into a throwaway venv"
     if python3 -m venv "$tmp/venv" >"$tmp/venv.log" 2>&1 &&
@@ -249,6 +257,10 @@ for client in $CLIENTS; do
             tag=$client-$post-$c-$server-$round
             case $server in
                 ceiling) start_server "$tag" "$rigs/ceiling" 0 "$run_for" --workers "$workers" ;;
+                floor)
+                    start_server "$tag" "$rigs/ceiling" 0 "$run_for" --workers "$workers" \
+                        --parse "$tmp/posts/$post.skeleton.xml"
+                    ;;
                 viewtron) start_server "$tag" "$rigs/sink" 0 "$run_for" --rss ;;
                 python-sdk)
                     start_server "$tag" "$tmp/venv/bin/python" bench/python_sdk_server.py 0 "$run_for"
@@ -389,7 +401,7 @@ with open(path) as f:
         if server == "ceiling":
             ceiling[(client, post, conns, rnd)] = rate
         # What the server counted must match what the client saw answered.
-        counted_key = "requests" if server == "ceiling" else "events"
+        counted_key = "requests" if server in ("ceiling", "floor") else "events"
         counted = srv.get(counted_key)
         problems = []
         if not sim:
@@ -404,7 +416,7 @@ with open(path) as f:
         # The ceiling must have served every connection it was given (the
         # warm-up's and the measurement's): otherwise it is no ceiling.
         served = srv.get("connections")
-        if server == "ceiling" and served is not None and served < 2 * int(conns):
+        if server in ("ceiling", "floor") and served is not None and served < 2 * int(conns):
             problems.append(f"WARN served {served} of {2 * int(conns)} connections")
         # Per post the server handled, the warm-up's included.
         cpu_us = 1e6 * float(cpu) / counted if cpu and counted else None
@@ -545,7 +557,9 @@ print(machine)
 print(commit)
 print(command)
 print(f"servers: ceiling = bare tiny_http 0.12, {workers} workers, no parsing "
-      "(bench/rigs ceiling); viewtron = bench/rigs sink, default settings"
+      "(bench/rigs ceiling); floor = the ceiling plus roxmltree parsing, per post, the post "
+      "as viewtron's parser hands it over (ceiling --parse POST.skeleton.xml); "
+      "viewtron = bench/rigs sink, default settings"
       + ("; python-sdk = viewtron 1.4.1 from PyPI" if any(r[2] == "python-sdk" for r in rows) else ""))
 print("clients: simulate (examples/simulate/, a thread per connection) and wrk "
       "(epoll, --latency; its p99 includes its coordinated-omission correction); "
@@ -555,8 +569,9 @@ print("posts/s = posts answered 200 per second of client time; p50/p99/max = cli
       "posts/s / ceiling posts/s (same post and connections, measured just before); "
       "CPU us/post = server user+system CPU time / posts the server counted (warm-up "
       "included); CPU vs ceiling = median of per-round ratios; "
-      "check = server count (events, or requests for the ceiling) is at least the posts "
-      "answered 200, the client saw no error, and the ceiling served every connection")
+      "check = server count (events, or requests for the ceiling and floor) is at least the "
+      "posts answered 200, the client saw no error, and the ceiling and floor served every "
+      "connection")
 PY
 
 if $bridge; then

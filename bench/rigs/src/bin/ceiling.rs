@@ -3,7 +3,7 @@
 //! `bench/run.sh` to measure our server against in the same run.
 //!
 //! ```text
-//! cargo run --release -p viewtron-bench-rigs --bin ceiling -- PORT SECONDS [--workers N]
+//! cargo run --release -p viewtron-bench-rigs --bin ceiling -- PORT SECONDS [--workers N] [--parse FILE]
 //! cargo run --release -p viewtron-bench-rigs --bin ceiling -- 5050 10
 //! ```
 //!
@@ -18,6 +18,13 @@
 //! application/xml`, with the success XML a camera expects. No parsing, no
 //! routing, no checks: whatever our server does beyond this is what the
 //! ratio in the benchmark table costs.
+//!
+//! With `--parse FILE` it is the *floor* instead: after reading each body it
+//! also has roxmltree (the version and options our parser uses) parse FILE,
+//! read once at start, and walks every node. Given the post as our parser
+//! hands it to roxmltree (`bench/make_posts.py` writes it), that is what any
+//! server on this stack pays for a post that roxmltree reads: the ceiling
+//! plus the XML parser, with no routing, events, checks or image handling.
 //!
 //! After SECONDS (decimals allowed) it stops taking requests, answers those
 //! already received, and prints one line on standard output:
@@ -44,9 +51,10 @@ use std::time::Duration;
 
 use tiny_http::{Header, Response, StatusCode};
 
-const USAGE: &str = "usage: ceiling PORT SECONDS [--workers N]
+const USAGE: &str = "usage: ceiling PORT SECONDS [--workers N] [--parse FILE]
   serves 127.0.0.1:PORT for SECONDS with bare tiny_http (N workers, default 4),
-  then prints `requests=N peak_rss_kb=K`";
+  then prints `requests=N connections=C peak_rss_kb=K`;
+  --parse FILE: roxmltree also parses FILE once per request (the floor)";
 
 /// The answer every camera post expects.
 const SUCCESS_XML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><config version=\"1.0\" \
@@ -56,6 +64,8 @@ struct Args {
     port: u16,
     run_for: Duration,
     workers: usize,
+    /// The document roxmltree parses per request (`--parse`), if any.
+    parse: Option<Arc<str>>,
 }
 
 fn main() -> ExitCode {
@@ -74,8 +84,8 @@ fn main() -> ExitCode {
     let stop = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..args.workers)
         .map(|_| {
-            let (server, stop) = (server.clone(), stop.clone());
-            thread::spawn(move || work(&server, &stop))
+            let (server, stop, parse) = (server.clone(), stop.clone(), args.parse.clone());
+            thread::spawn(move || work(&server, &stop, parse.as_deref()))
         })
         .collect();
     eprintln!(
@@ -114,7 +124,11 @@ fn listen(port: u16) -> Result<tiny_http::Server, Box<dyn std::error::Error + Se
 
 /// One worker: answers requests until stopped; returns how many it answered
 /// and the connections (client addresses) they came on.
-fn work(server: &tiny_http::Server, stop: &AtomicBool) -> (u64, HashSet<SocketAddr>) {
+fn work(
+    server: &tiny_http::Server,
+    stop: &AtomicBool,
+    parse: Option<&str>,
+) -> (u64, HashSet<SocketAddr>) {
     let content_type = Header::from_bytes(&b"Content-Type"[..], &b"application/xml"[..])
         .expect("static header is valid");
     // Zeroed once and kept: `read_to_end` would zero the spare capacity of
@@ -132,6 +146,9 @@ fn work(server: &tiny_http::Server, stop: &AtomicBool) -> (u64, HashSet<SocketAd
         }
         // A body cut short is the client's problem; answer all the same.
         let _ = read_body(request.as_reader(), &mut body);
+        if let Some(document) = parse {
+            std::hint::black_box(nodes(document));
+        }
         let response = Response::new(
             StatusCode(200),
             vec![content_type.clone()],
@@ -143,6 +160,18 @@ fn work(server: &tiny_http::Server, stop: &AtomicBool) -> (u64, HashSet<SocketAd
             answered += 1;
         }
     }
+}
+
+/// Parses `document` as our parser calls roxmltree (no DTD, the same node
+/// limit) and visits every node; the number of nodes, 0 if it is malformed.
+fn nodes(document: &str) -> usize {
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: viewtron::limits::MAX_XML_NODES,
+        ..roxmltree::ParsingOptions::default()
+    };
+    roxmltree::Document::parse_with_options(document, options)
+        .map_or(0, |doc| doc.descendants().count())
 }
 
 /// Reads a body to its end into `buf`, growing it (zeroed) only when a body
@@ -164,21 +193,33 @@ fn read_body(reader: &mut dyn Read, buf: &mut Vec<u8>) -> io::Result<usize> {
 
 /// `Ok(None)` for `--help`.
 fn parse_args() -> Result<Option<Args>, String> {
-    let mut workers = 4;
+    let (mut workers, mut parse) = (4, None);
     let parsed = viewtron_bench_rigs::parse_args(std::env::args().skip(1), |flag, rest| {
-        if flag != "--workers" {
-            return Ok(false);
+        match flag {
+            "--workers" => {
+                let value = rest.next().ok_or("--workers needs a value")?;
+                workers = match value.parse() {
+                    Ok(n @ 1..=1024) => n,
+                    _ => return Err(format!("--workers: invalid value `{value}` (1 to 1024)")),
+                };
+            }
+            "--parse" => {
+                let file = rest.next().ok_or("--parse needs a file")?;
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|e| format!("--parse: cannot read {file}: {e}"))?;
+                if nodes(&text) == 0 {
+                    return Err(format!("--parse: {file} is not a document roxmltree reads"));
+                }
+                parse = Some(Arc::from(text));
+            }
+            _ => return Ok(false),
         }
-        let value = rest.next().ok_or("--workers needs a value")?;
-        workers = match value.parse() {
-            Ok(n @ 1..=1024) => n,
-            _ => return Err(format!("--workers: invalid value `{value}` (1 to 1024)")),
-        };
         Ok(true)
     })?;
     Ok(parsed.map(|(port, run_for)| Args {
         port,
         run_for,
         workers,
+        parse,
     }))
 }
