@@ -185,10 +185,10 @@ pub(crate) fn lift(body: &[u8], buffer: Vec<u8>) -> Skeleton {
         i = declaration.len();
     }
     let mut declared = None;
-    while let Some(lt) = next_lt(body, i) {
-        if i > 0
+    while let Some((lt, blank)) = next_lt(body, i) {
+        if blank
+            && i > 0
             && body[i - 1] == b'>'
-            && is_indentation(&body[i..lt])
             && !(body.get(lt + 1) == Some(&b'!') && body[lt..].starts_with(b"<![CDATA["))
         {
             b.omit(i..lt);
@@ -229,14 +229,32 @@ fn closing(body: &[u8], from: usize, close: &[u8]) -> Option<usize> {
     }
 }
 
-/// The next `<` at or after `from`.
-fn next_lt(body: &[u8], from: usize) -> Option<usize> {
+/// The next `<` at or after `from`, and whether the text before it is
+/// indentation (white space only, with a line break): both in one pass,
+/// since most text between tags is either indentation or a short value.
+fn next_lt(body: &[u8], from: usize) -> Option<(usize, bool)> {
+    /// Values are short: beyond this, a vectorised search pays.
     const NEAR: usize = 32;
     let rest = body.get(from..)?;
+    let mut line_break = false;
+    for (p, &c) in rest.iter().enumerate() {
+        if c == b'<' {
+            return Some((from + p, line_break));
+        }
+        if !is_space(c) {
+            break;
+        }
+        line_break |= c == b'\n';
+        if p == NEAR {
+            // A long blank run: find its end, then look at it once more.
+            let lt = from + memchr(b'<', rest)?;
+            return Some((lt, is_indentation(&body[from..lt])));
+        }
+    }
     let near = &rest[..rest.len().min(NEAR)];
     match near.iter().position(|&c| c == b'<') {
-        Some(p) => Some(from + p),
-        None => memchr(b'<', rest.get(NEAR..)?).map(|p| from + NEAR + p),
+        Some(p) => Some((from + p, false)),
+        None => memchr(b'<', rest.get(NEAR..)?).map(|p| (from + NEAR + p, false)),
     }
 }
 

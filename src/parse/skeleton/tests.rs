@@ -50,6 +50,23 @@ fn blank_text_between_markup_is_left_out() {
 }
 
 #[test]
+fn long_blank_runs_are_judged_whole() {
+    // Past the first 32 bytes the scan hands over to a vectorised search,
+    // then looks at the whole run once more.
+    let spaces = " ".repeat(100);
+    let indented = format!("<c>{spaces}\n{spaces}<a>1</a>\n</c>");
+    assert_eq!(lifted(&indented).0, "<c><a>1</a></c>");
+    let no_break = format!("<c>{spaces}<a>1</a>\n</c>");
+    assert_eq!(lifted(&no_break).0, format!("<c>{spaces}<a>1</a></c>"));
+    let then_text = format!("<c>\n{spaces}x<a>1</a>\n</c>");
+    assert_eq!(lifted(&then_text).0, format!("<c>\n{spaces}x<a>1</a></c>"));
+    // A blank run that never ends leaves the rest to the parser.
+    assert!(lift(format!("<c>\n{spaces}").as_bytes(), Vec::new())
+        .text
+        .is_empty());
+}
+
+#[test]
 fn blank_text_around_payloads_is_left_out() {
     let xml = "<c>\n <sourceBase64Data>QUJD</sourceBase64Data>\n <t>\n  \
                <xBase64Data>REVG</xBase64Data>\n </t>\n</c>";
