@@ -136,7 +136,7 @@ def skeleton(text: str) -> str:
     text = re.sub(r' xmlns="[^"]*"', "", text)
     text = re.sub(r' type="[^"]*"', "", text)
     text = re.sub(r"(Base64Data>)[^<]+(</)", r"\1\2", text)
-    return re.sub(r">\s*\n\s*<", "><", text).strip()
+    return re.sub(r">\s*\n\s*<", "><", text).lstrip()
 
 
 def main() -> int:
