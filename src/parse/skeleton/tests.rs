@@ -312,3 +312,24 @@ fn the_skeleton_is_accepted_exactly_when_the_body_is() {
         "{compared} {refused}"
     );
 }
+
+/// `bench/run.sh`'s floor has roxmltree parse `bench/make_posts.py`'s
+/// `NAME.skeleton.xml` as what this pass hands it for `NAME.xml`; CI runs
+/// this on a fresh `make_posts.py` output so that the two rule sets cannot
+/// drift apart.
+#[test]
+#[ignore = "run by .ci/run with VIEWTRON_BENCH_POSTS naming make_posts.py's output"]
+fn the_bench_floor_parses_exactly_this_skeleton() {
+    let dir = std::env::var("VIEWTRON_BENCH_POSTS")
+        .expect("VIEWTRON_BENCH_POSTS names a directory make_posts.py wrote");
+    for name in ["traject", "image"] {
+        let body = std::fs::read(format!("{dir}/{name}.xml")).unwrap();
+        let expected = std::fs::read(format!("{dir}/{name}.skeleton.xml")).unwrap();
+        let skeleton = lift(&body, Vec::new());
+        assert_eq!(
+            String::from_utf8_lossy(&skeleton.text),
+            String::from_utf8_lossy(&expected),
+            "{name}"
+        );
+    }
+}
