@@ -58,17 +58,19 @@ pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// ```
 pub const MAX_XML_NODES: u32 = 200_000;
 
-/// Largest declared body the server lets tiny_http drain when it refuses a
-/// request before reading its body: **67,108,864** bytes (64 MiB).
+/// Largest declared body the server always lets tiny_http drain when it
+/// refuses a request before reading its body: **67,108,864** bytes (64 MiB).
 ///
 /// tiny_http 0.12 drains an unread `Content-Length` body by allocating the
-/// whole remainder at once, which aborts the process for a declared size the
-/// allocator cannot give. (Other refused bodies are drained only after the
-/// connection's socket is shut for reading: from what was already received.)
-/// A refused request that declares more than this is still answered (`413`,
-/// `401`, `403`, …) and its connection closed, but its request is *parked*
-/// instead of dropped: tiny_http's thread for it and two descriptors stay
-/// until the process exits, counted in [`Stats::parked`](crate::Stats::parked).
+/// whole remainder at once (zeroed, so never touched when the socket is
+/// already shut for reading), which aborts the process for a declared size
+/// the allocator cannot give. A refused request that declares more than
+/// this is dropped only once the same allocation, doubled, has been tried
+/// and given back; one declaring more than the machine could map (about
+/// RAM plus swap under Linux's default overcommit) is answered (`413`,
+/// `401`, `403`, …) and its connection closed, but its request is *parked*:
+/// tiny_http's thread for it and two descriptors stay until the process
+/// exits, counted in [`Stats::parked`](crate::Stats::parked).
 ///
 /// ```
 /// assert_eq!(viewtron::limits::MAX_DRAIN_BYTES, 64 * 1024 * 1024);

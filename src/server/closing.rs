@@ -121,11 +121,12 @@ impl Closer {
     }
 
     /// Like [`answer_and_close`](Self::answer_and_close) for a request whose
-    /// body reader must never be dropped (tiny_http would allocate the whole
-    /// declared remainder at once). The answer goes straight to the socket,
-    /// and the request is leaked: tiny_http's thread for the connection and
-    /// its two descriptors stay until the process exits. Without access to
-    /// the socket, `fallback` answers and keeps the request.
+    /// body reader can never be dropped: tiny_http would allocate the whole
+    /// declared remainder at once, more than this machine can map (see
+    /// [`releasable`]). The answer goes straight to the socket, and the
+    /// request is leaked: tiny_http's thread for the connection and its two
+    /// descriptors stay until the process exits. Without access to the
+    /// socket, `fallback` answers and keeps the request.
     pub fn answer_and_park(&self, request: Request, answer: &[u8], fallback: impl FnOnce(Request)) {
         let peer = request.remote_addr().copied();
         match peer.and_then(|p| Some((p, self.socket(p)?))) {
@@ -239,6 +240,37 @@ impl Read for Watched<'_> {
         }
         self.body.read(buf)
     }
+}
+
+/// Whether a request whose unread `Content-Length` body declares `declared`
+/// bytes may be dropped.
+///
+/// Dropping it runs tiny_http 0.12's drain, which first allocates the whole
+/// remainder, zeroed (`vec![0; remaining]`), then reads into it. A zeroed
+/// allocation that large comes straight from `mmap`: it costs address space,
+/// not memory, and after the socket is shut for reading the read meets EOF
+/// at once, so not one page of it is touched. What must never happen is
+/// that the allocation *fails*: that aborts the process. It fails when one
+/// mapping is larger than the kernel will grant (with Linux's default
+/// heuristic, about the machine's RAM plus swap; less under strict
+/// overcommit or an address-space limit).
+///
+/// So the allocation is tried first, without touching it, with twice the
+/// size as headroom for whatever else allocates meanwhile, and given back at
+/// once; only if it succeeds may the request be dropped. Up to
+/// [`MAX_DRAIN_BYTES`](crate::limits::MAX_DRAIN_BYTES) no probe is needed.
+pub(crate) fn releasable(declared: u64) -> bool {
+    if declared <= crate::limits::MAX_DRAIN_BYTES {
+        return true;
+    }
+    let Some(probe) = usize::try_from(declared)
+        .ok()
+        .and_then(|n| n.checked_mul(2))
+    else {
+        return false;
+    };
+    let mut room: Vec<u8> = Vec::new();
+    room.try_reserve_exact(probe).is_ok()
 }
 
 /// Sends on a socket of tiny_http's without ever raising `SIGPIPE`.

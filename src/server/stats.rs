@@ -73,9 +73,10 @@ pub struct Stats {
     /// and the connection closed (what a smuggler hides in a body): neither
     /// answered nor delivered.
     pub discarded: u64,
-    /// Connections parked because tiny_http could not safely drop them
-    /// (see `docs/tiny_http.md`: a `Content-Length` over
-    /// [`limits::MAX_DRAIN_BYTES`](crate::limits::MAX_DRAIN_BYTES)).
+    /// Connections parked because tiny_http could not safely drop them:
+    /// a refused request declaring a body larger than this machine could
+    /// allocate (see [`limits::MAX_DRAIN_BYTES`](crate::limits::MAX_DRAIN_BYTES)
+    /// and `docs/tiny_http.md`).
     pub parked: u64,
     /// Times the accept loop was rebuilt after dying.
     pub accept_restarts: u64,

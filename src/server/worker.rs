@@ -20,7 +20,7 @@ use crossbeam_channel::Sender;
 use tiny_http::{Method, Request, Response, StatusCode};
 
 use super::admit;
-use super::closing::Watched;
+use super::closing::{self, Watched};
 use super::deliver::Delivery;
 use super::forwarded;
 use super::generation::{retire_after, Generation, Idle};
@@ -206,16 +206,17 @@ impl Worker {
     }
 
     /// Answers and ends the connection (see [`Closer::answer_and_close`](super::closing::Closer::answer_and_close)).
-    /// A declared body too large for tiny_http to drain safely keeps its
-    /// connection parked instead.
+    /// A declared body too large for tiny_http to drain at all keeps its
+    /// connection parked instead (see [`closing::releasable`]).
     ///
     /// Without the socket, tiny_http drains what is left of the body when the
-    /// request is dropped, for as long as the client keeps sending it: then
-    /// that happens on a thread of its own, never on a worker.
+    /// request is dropped, for as long as the client keeps sending it (until
+    /// it closes, or the read timeout): then that happens on a thread of its
+    /// own, never on a worker.
     fn answer_and_close(&self, request: Request, answer: Answer) {
         let closer = &self.shared.closer;
         let bytes = answer.closing(*request.method() == Method::Head);
-        if request.body_length().map_or(0, |n| n as u64) <= MAX_DRAIN_BYTES {
+        if closing::releasable(declared(&request)) {
             if intake::body_in_memory(&request) {
                 closer.answer_and_close(request, &bytes);
             } else if let Some(socket) = request.remote_addr().and_then(|p| closer.socket(*p)) {
@@ -237,13 +238,18 @@ impl Worker {
     }
 
     /// Drops a request from a condemned connection: no answer, no delivery.
+    /// Its socket was shut when the connection was condemned (when it could
+    /// be reached), so the drain meets EOF at once; otherwise it runs where
+    /// it cannot hold a worker.
     fn discard(&self, request: Request) {
         bump(&self.shared.counters.discarded);
-        if request.body_length().map_or(0, |n| n as u64) <= MAX_DRAIN_BYTES {
-            drop(request.into_writer());
-        } else {
+        if !closing::releasable(declared(&request)) {
             bump(&self.shared.counters.parked);
             std::mem::forget(request);
+        } else if declared(&request) <= MAX_DRAIN_BYTES {
+            drop(request.into_writer());
+        } else {
+            intake::elsewhere(request, |request| drop(request.into_writer()));
         }
     }
 
@@ -445,4 +451,9 @@ impl Worker {
                 || (h.field.equiv("Content-Length") && h.value.as_str().trim() != "0")
         })
     }
+}
+
+/// The body length a request declares (`Content-Length`), 0 without one.
+fn declared(request: &Request) -> u64 {
+    request.body_length().map_or(0, |n| n as u64)
 }
