@@ -47,8 +47,10 @@ struct Cli {
     #[arg(long, short, value_name = "FILE")]
     config: Option<PathBuf>,
 
-    /// Check the configuration, print what it resolves to (passwords
-    /// hidden), and exit.
+    /// Check the configuration and exit: print every setting under its
+    /// config.yaml key with its value (passwords hidden) and where it comes
+    /// from (file, variable or default), then warnings about settings that
+    /// would not do what they seem to. Exit 0 when valid, 2 when not.
     #[arg(long)]
     check: bool,
 
@@ -64,19 +66,26 @@ fn main() -> ExitCode {
         Some(path) => config::Source::File(path),
         None => config::Source::Default,
     };
-    let config = match config::load(&source, |name| std::env::var(name).ok()) {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("viewtron-bridge: configuration error: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let env = |name: &str| std::env::var(name).ok();
     if cli.check {
-        println!("configuration OK ({})", config.source);
-        println!("{config:#?}");
-        return ExitCode::SUCCESS;
+        return match config::check(&source, env) {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => config_error(&e),
+        };
     }
-    run(config)
+    match config::load(&source, env) {
+        Ok(config) => run(config),
+        Err(e) => config_error(&e),
+    }
+}
+
+/// One line on standard error, exit status 2.
+fn config_error(e: &config::ConfigError) -> ExitCode {
+    eprintln!("viewtron-bridge: configuration error: {e}");
+    ExitCode::from(2)
 }
 
 fn init_logging(verbose: bool) {
@@ -228,7 +237,11 @@ fn banner(config: &config::Config, server: &viewtron::Server) {
     match &config.webhooks {
         Some(w) => {
             for (category, id) in &w.ids {
-                log::info!("webhook {category:10} -> {}/api/webhook/{id}", w.url);
+                log::info!(
+                    "webhook {category:10} -> {}/api/webhook/{}",
+                    w.url,
+                    config::webhook_id_hint(id)
+                );
             }
         }
         None => log::info!("webhooks:          disabled"),

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
-use crate::config;
+use crate::config::{self, webhook_url_hint};
 
 /// Outcomes, for `/metrics`.
 #[derive(Debug, Default)]
@@ -156,7 +156,7 @@ fn run(
             match result {
                 Ok(r) if r.status().is_success() => {
                     counters.sent.fetch_add(1, Ordering::Relaxed);
-                    log::debug!("webhook {} -> {}", job.url, r.status());
+                    log::debug!("webhook {} -> {}", webhook_url_hint(&job.url), r.status());
                     break;
                 }
                 // Home Assistant answers 4xx for what no retry will fix
@@ -166,7 +166,11 @@ fn run(
                         && ![408, 429].contains(&r.status().as_u16()) =>
                 {
                     counters.failed.fetch_add(1, Ordering::Relaxed);
-                    log::warn!("webhook {} refused: {}", job.url, r.status());
+                    log::warn!(
+                        "webhook {} refused: {}",
+                        webhook_url_hint(&job.url),
+                        r.status()
+                    );
                     break;
                 }
                 outcome => {
@@ -178,11 +182,15 @@ fn run(
                         counters.failed.fetch_add(1, Ordering::Relaxed);
                         log::warn!(
                             "webhook {} failed after {} attempts: {why}",
-                            job.url,
+                            webhook_url_hint(&job.url),
                             retries + 1
                         );
                     } else {
-                        log::debug!("webhook {} attempt {} failed: {why}", job.url, attempt + 1);
+                        log::debug!(
+                            "webhook {} attempt {} failed: {why}",
+                            webhook_url_hint(&job.url),
+                            attempt + 1
+                        );
                     }
                 }
             }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::error::ConfigError;
 use super::secret::Secret;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct File {
     pub(super) bridge_port: Option<u16>,
@@ -26,7 +26,7 @@ pub(super) struct File {
     pub(super) server: Option<ServerFile>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct MqttFile {
     pub(super) enabled: Option<bool>,
@@ -43,7 +43,7 @@ pub(super) struct MqttFile {
     pub(super) first_state_delay: Option<f64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct HomeAssistantFile {
     pub(super) url: Option<String>,
@@ -53,7 +53,7 @@ pub(super) struct HomeAssistantFile {
     pub(super) webhook_queue: Option<usize>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ServerFile {
     pub(super) bind: Option<IpAddr>,
@@ -66,7 +66,7 @@ pub(super) struct ServerFile {
     pub(super) basic_auth: Option<BasicAuthFile>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct BasicAuthFile {
     pub(super) username: String,

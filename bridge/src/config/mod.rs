@@ -11,7 +11,8 @@
 //! Where things are: `file` is the file as written (every key optional, none
 //! unknown), `docker` the Docker image's variables and the defaults its start
 //! script writes; this module resolves them into a [`Config`], defaults
-//! filled in and every value checked.
+//! filled in and every value checked. `report` says, for `--check`, what
+//! came from where and what looks like a mistake.
 //!
 //! Layout (vendor keys first, ours marked):
 //!
@@ -55,6 +56,7 @@
 mod docker;
 mod error;
 mod file;
+mod report;
 mod secret;
 
 use std::collections::BTreeMap;
@@ -67,7 +69,8 @@ use viewtron::Cidr;
 use docker::{docker_defaults, env_bool, env_number, ENV_VARS};
 pub use error::ConfigError;
 use file::{read_file, File};
-pub use secret::Secret;
+pub use report::Report;
+pub use secret::{webhook_id_hint, webhook_url_hint, Secret};
 
 /// Categories a webhook can be configured for (tracking posts are never
 /// forwarded), plus the catch-all.
@@ -170,27 +173,63 @@ pub enum Source {
 /// Reads and checks the configuration; `env` looks up environment variables.
 pub fn load(source: &Source, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
     let env = |name: &str| env(name).filter(|v| !v.is_empty());
-    let (file, origin, base) = match source {
-        Source::File(path) => (read_file(path)?, path.display().to_string(), parent(path)),
+    let read = read(source, &env)?;
+    resolve(read.file, read.origin, &read.base, &env)
+}
+
+/// [`load`], for `--check`: the same errors, and on success what the
+/// configuration resolves to in the file's terms, where each value came
+/// from, and warnings (see [`Report`]).
+pub fn check(source: &Source, env: impl Fn(&str) -> Option<String>) -> Result<Report, ConfigError> {
+    let env = |name: &str| env(name).filter(|v| !v.is_empty());
+    let read = read(source, &env)?;
+    let written = read.file.clone();
+    let config = resolve(read.file, read.origin, &read.base, &env)?;
+    let env_set: Vec<&'static str> = ENV_VARS.into_iter().filter(|v| env(v).is_some()).collect();
+    Ok(report::build(&written, read.docker, &env_set, &config))
+}
+
+/// The configuration as written, before defaults and variables.
+struct Read {
+    file: File,
+    /// For the banner: the file's path, or that the Docker defaults apply.
+    origin: String,
+    /// The folder `image_dir` is relative to.
+    base: PathBuf,
+    /// No file: `file` is what the Docker image's start script writes.
+    docker: bool,
+}
+
+fn read(source: &Source, env: &dyn Fn(&str) -> Option<String>) -> Result<Read, ConfigError> {
+    let from_file = |path: &Path, origin: String| -> Result<Read, ConfigError> {
+        Ok(Read {
+            file: read_file(path)?,
+            origin,
+            base: parent(path),
+            docker: false,
+        })
+    };
+    match source {
+        Source::File(path) => from_file(path, path.display().to_string()),
         Source::Default => {
             let path = Path::new("config.yaml");
             if path.exists() {
-                (read_file(path)?, "config.yaml".to_owned(), parent(path))
+                from_file(path, "config.yaml".to_owned())
             } else if ENV_VARS.iter().any(|v| env(v).is_some()) {
-                (
-                    docker_defaults(),
-                    "environment (Docker image defaults)".to_owned(),
-                    cwd()?,
-                )
+                Ok(Read {
+                    file: docker_defaults(),
+                    origin: "environment (Docker image defaults)".to_owned(),
+                    base: cwd()?,
+                    docker: true,
+                })
             } else {
-                return Err(ConfigError::new(
+                Err(ConfigError::new(
                     "no configuration: config.yaml not found here; give --config PATH \
                      (or set MQTT_BROKER etc. as for the vendor's Docker image)",
-                ));
+                ))
             }
         }
-    };
-    resolve(file, origin, &base, &env)
+    }
 }
 
 fn parent(path: &Path) -> PathBuf {
