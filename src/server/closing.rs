@@ -61,7 +61,7 @@ impl Closer {
         let sockets = Sockets::new(listener);
         if sockets.is_none() {
             log::warn!(
-                "refused connections cannot be closed at once on this system (no pidfd_getfd): \
+                "refused connections cannot be closed at once on this system (no /proc/self/fd): \
                  they end when the client closes them or after the read timeout"
             );
         }

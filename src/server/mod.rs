@@ -25,6 +25,8 @@ mod intake;
 mod net;
 mod newcomers;
 mod notices;
+#[cfg(target_os = "linux")]
+mod own_fd;
 mod pages;
 mod per_address;
 mod refusal;

@@ -7,8 +7,11 @@
 //! whatever follows the refused head must never be read as a request.
 //!
 //! On Linux the socket can still be reached without touching tiny_http's
-//! internals: `pidfd_getfd(2)` duplicates one of this process's own
-//! descriptors by number, and `/proc/self/fd` lists them. The connection is
+//! internals: `/proc/self/fd` lists this process's descriptors, and
+//! `fcntl(F_DUPFD_CLOEXEC)` duplicates one by number
+//! ([`own_fd`](super::own_fd), the crate's one `unsafe` call, which says
+//! why that is sound and why not `pidfd_getfd(2)`, which container
+//! runtimes deny). The connection is
 //! found by its addresses (peer address and our port), checked on the
 //! duplicate, and `shutdown(2)` on the duplicate acts on the shared socket.
 //! Only descriptors `/proc` shows as sockets are duplicated: closing a
@@ -16,9 +19,8 @@
 //! it. A duplicate that turns out not to be a socket after all (the number
 //! was reused in between) is leaked rather than closed, for the same reason.
 //!
-//! Where this is not available (another OS, no `/proc`, or a seccomp policy
-//! that forbids `pidfd_getfd`, as some container runtimes apply) the server
-//! runs without it; see `docs/tiny_http.md`, "Refused connections".
+//! Where this is not available (another OS, or no `/proc` mounted) the
+//! server runs without it; see `docs/tiny_http.md`, "Refused connections".
 //!
 //! A search walks `/proc/self/fd`, newest descriptors first: one `readlink`
 //! per descriptor (a few microseconds each), which also gives a socket's
@@ -67,14 +69,15 @@ struct State {
 #[cfg(target_os = "linux")]
 impl Sockets {
     /// `None` when this system does not let us duplicate our own
-    /// descriptors: tried on the listening socket itself.
+    /// descriptors: tried on the listening socket itself, found through
+    /// `/proc/self/fd` as every connection will be.
     pub fn new(listener: &TcpListener) -> Option<Sockets> {
-        use rustix::process::{getpid, pidfd_getfd, pidfd_open, PidfdFlags, PidfdGetfdFlags};
         use std::os::fd::AsRawFd;
 
-        let pidfd = pidfd_open(getpid(), PidfdFlags::empty()).ok()?;
-        let copy = pidfd_getfd(&pidfd, listener.as_raw_fd(), PidfdGetfdFlags::empty()).ok()?;
-        let copy = socket2::Socket::from(copy);
+        let dir = proc_fd()?;
+        let number = listener.as_raw_fd();
+        inode_of(&dir, number, &mut Vec::new())?;
+        let copy = duplicate(number)?;
         let port = listener.local_addr().ok()?.port();
         let same = copy.local_addr().ok()?.as_socket().map(|a| a.port()) == Some(port);
         same.then(|| Sockets {
@@ -106,17 +109,14 @@ impl Sockets {
     }
 
     fn search(&self, state: &mut State, peer: SocketAddr) -> Option<socket2::Socket> {
-        use rustix::fs::{openat, Dir, Mode, OFlags, CWD};
-        use rustix::process::{getpid, pidfd_open, PidfdFlags};
+        use rustix::fs::Dir;
 
-        let pidfd = pidfd_open(getpid(), PidfdFlags::empty()).ok()?;
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        let dir = openat(CWD, "/proc/self/fd", flags, Mode::empty()).ok()?;
+        let dir = proc_fd()?;
         let mut link = Vec::with_capacity(32);
         // Remembered: one readlink proves the number still holds the socket.
         if let Some(&(number, inode)) = state.by_peer.get(&peer) {
             if inode_of(&dir, number, &mut link) == Some(inode) {
-                if let Some(socket) = self.ours(&pidfd, number, peer) {
+                if let Some(socket) = self.ours(number, peer) {
                     return Some(socket);
                 }
             }
@@ -144,14 +144,14 @@ impl Sockets {
             };
             match state.by_inode.get(&inode) {
                 Some(Some(theirs)) if *theirs == peer => {
-                    if let Some(socket) = self.ours(&pidfd, number, peer) {
+                    if let Some(socket) = self.ours(number, peer) {
                         state.by_peer.insert(peer, (number, inode));
                         return Some(socket);
                     }
                 }
                 Some(_) => {} // known, and not the one
                 None => {
-                    let Some(socket) = duplicate(&pidfd, number) else {
+                    let Some(socket) = duplicate(number) else {
                         continue;
                     };
                     let ours = socket.local_addr().ok().and_then(|a| a.as_socket());
@@ -171,13 +171,8 @@ impl Sockets {
     }
 
     /// The socket at `number`, if it is our connection with `peer`.
-    fn ours(
-        &self,
-        pidfd: &std::os::fd::OwnedFd,
-        number: i32,
-        peer: SocketAddr,
-    ) -> Option<socket2::Socket> {
-        let socket = duplicate(pidfd, number)?;
+    fn ours(&self, number: i32, peer: SocketAddr) -> Option<socket2::Socket> {
+        let socket = duplicate(number)?;
         let ours = socket.local_addr().ok().and_then(|a| a.as_socket());
         let theirs = socket.peer_addr().ok().and_then(|a| a.as_socket());
         (ours.map(|a| a.port()) == Some(self.port) && theirs == Some(peer)).then_some(socket)
@@ -199,15 +194,21 @@ fn inode_of(dir: &std::os::fd::OwnedFd, number: i32, link: &mut Vec<u8>) -> Opti
     inode
 }
 
+/// `/proc/self/fd`, opened as a directory.
+#[cfg(target_os = "linux")]
+fn proc_fd() -> Option<std::os::fd::OwnedFd> {
+    use rustix::fs::{openat, Mode, OFlags, CWD};
+
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    openat(CWD, "/proc/self/fd", flags, Mode::empty()).ok()
+}
+
 /// A duplicate of descriptor `number`, if it is (still) a socket. A number
 /// that now names something else is leaked, never closed: closing a
 /// duplicate of a regular file would release the process's POSIX locks.
 #[cfg(target_os = "linux")]
-fn duplicate(pidfd: &std::os::fd::OwnedFd, number: i32) -> Option<socket2::Socket> {
-    use rustix::process::{pidfd_getfd, PidfdGetfdFlags};
-
-    let copy = pidfd_getfd(pidfd, number, PidfdGetfdFlags::empty()).ok()?;
-    let copy = std::fs::File::from(copy);
+fn duplicate(number: i32) -> Option<socket2::Socket> {
+    let copy = std::fs::File::from(super::own_fd::duplicate(number).ok()?);
     if !copy
         .metadata()
         .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
@@ -241,10 +242,7 @@ mod tests {
     #[test]
     fn finds_and_closes_a_connection_it_does_not_own() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let Some(sockets) = Sockets::new(&listener) else {
-            eprintln!("pidfd_getfd is not allowed here: nothing to test");
-            return;
-        };
+        let sockets = Sockets::new(&listener).expect("sockets reachable through /proc/self/fd");
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (_owned_elsewhere, peer) = listener.accept().unwrap();
         assert_eq!(peer, client.local_addr().unwrap());
@@ -270,10 +268,7 @@ mod tests {
     #[test]
     fn remembers_connections_and_never_returns_a_stale_one() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let Some(sockets) = Sockets::new(&listener) else {
-            eprintln!("pidfd_getfd is not allowed here: nothing to test");
-            return;
-        };
+        let sockets = Sockets::new(&listener).expect("sockets reachable through /proc/self/fd");
         let addr = listener.local_addr().unwrap();
         let clients: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(addr).unwrap()).collect();
         let accepted: Vec<(TcpStream, SocketAddr)> =
