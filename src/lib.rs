@@ -262,8 +262,8 @@ pub use event::{
 pub use image::{Image, ImageError};
 pub use parse::{parse, ParseError};
 pub use server::{
-    BuildError, Camera, Cidr, CidrError, Events, Overflow, Page, RecvTimeoutError, Refusal, Server,
-    ServerBuilder, ShutdownHandle, Stats, TryRecvError, UnparsedReason,
+    BuildError, Camera, Cidr, CidrError, Events, Overflow, Page, Protections, RecvTimeoutError,
+    Refusal, Server, ServerBuilder, ShutdownHandle, Stats, TryRecvError, UnparsedReason,
 };
 
 /// The README's examples, compiled and run as doctests so they cannot drift.

@@ -57,6 +57,14 @@ fn pages_answer_their_path_and_only_theirs() {
         assert!(Instant::now() < deadline, "{}", metrics.text());
         std::thread::sleep(Duration::from_millis(10));
     }
+    // Which protections hold, named (Linux reaches its sockets, containers
+    // included: .ci/run runs this under a filter denying pidfd_getfd too).
+    let metrics = get(&mut camera, "GET", "/metrics").text();
+    for name in ["close_refused", "cut_stalled_bodies"] {
+        let line = format!("viewtron_protection_active{{protection=\"{name}\"}} 1\n");
+        assert!(metrics.contains(&line), "{line} in:\n{metrics}");
+    }
+    assert!(server.stats().protections.close_refused);
 
     // HEAD: the status and headers, no body.
     let mut head = std::net::TcpStream::connect(server.local_addr()).unwrap();

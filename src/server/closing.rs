@@ -61,8 +61,9 @@ impl Closer {
         let sockets = Sockets::new(listener);
         if sockets.is_none() {
             log::warn!(
-                "refused connections cannot be closed at once on this system (no /proc/self/fd): \
-                 they end when the client closes them or after the read timeout"
+                "protections degraded (no /proc/self/fd): refused connections are not closed at \
+                 once (a request smuggled behind refused framing may be served) and stalled \
+                 bodies are cut only at the read timeout"
             );
         }
         Closer {
@@ -71,6 +72,13 @@ impl Closer {
             count: AtomicUsize::new(0),
             remember,
         }
+    }
+
+    /// Whether connections' sockets can be reached at all (see
+    /// [`Sockets`]): refused connections closed at once, stalled bodies cut
+    /// at their deadline.
+    pub fn reaches_sockets(&self) -> bool {
+        self.sockets.is_some()
     }
 
     /// The socket of our connection with `peer`, to shut down (for instance

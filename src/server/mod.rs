@@ -54,7 +54,7 @@ pub use events::{Events, RecvTimeoutError, TryRecvError};
 pub use guard::{Cidr, CidrError};
 pub use pages::Page;
 pub use refusal::Refusal;
-pub use stats::{Camera, Stats};
+pub use stats::{Camera, Protections, Stats};
 
 use crate::body::Pool;
 use crate::Event;

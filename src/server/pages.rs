@@ -271,6 +271,18 @@ impl Stats {
             "Requests taken by a worker and not yet answered.",
             &one(self.in_progress),
         );
+        let protections: Vec<_> = self
+            .protections
+            .list()
+            .iter()
+            .map(|(name, on)| (format!("{{protection=\"{name}\"}}"), u64::from(*on)))
+            .collect();
+        metric(
+            "protection_active",
+            "gauge",
+            "Protections against hostile clients: 1 active, 0 not (see docs/tiny_http.md).",
+            &protections,
+        );
         metric(
             "cameras",
             "gauge",

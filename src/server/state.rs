@@ -76,6 +76,11 @@ impl Shared {
     pub fn stats(&self) -> Stats {
         let mut stats = self.counters.snapshot();
         stats.in_progress = self.per_address.total() as u64;
+        let reach = self.closer.reaches_sockets();
+        stats.protections = super::stats::Protections {
+            close_refused: reach,
+            cut_stalled_bodies: reach,
+        };
         stats
     }
 }

@@ -34,6 +34,50 @@ pub struct Camera {
     pub device_name: Option<String>,
 }
 
+/// Which of the server's protections against hostile clients are active.
+///
+/// Each needs the server to reach the socket of a connection tiny_http owns
+/// (see `docs/tiny_http.md`, "Refused connections"), which works on Linux
+/// wherever `/proc` is mounted, containers included. Where a protection is
+/// not active, the server says so at start (a warning naming the
+/// consequence) and here, and in `/metrics` as `viewtron_protection_active`.
+///
+/// ```
+/// let server = viewtron::Server::builder().port(0).build()?;
+/// let protections = server.stats().protections;
+/// # #[cfg(target_os = "linux")]
+/// assert!(protections.close_refused && protections.cut_stalled_bodies);
+/// # server.shutdown();
+/// # Ok::<(), viewtron::BuildError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Protections {
+    /// A refused connection is closed right after its answer, so nothing
+    /// sent after a refused head (a request smuggled behind refused
+    /// framing) is ever read. Without it: the connection stays open until
+    /// the client closes it or the read timeout.
+    pub close_refused: bool,
+    /// A body that stalls is cut at its deadline (`408`). Without it: at
+    /// the read timeout.
+    pub cut_stalled_bodies: bool,
+}
+
+impl Protections {
+    /// Every protection with whether it is active, as `/metrics` names them.
+    ///
+    /// ```
+    /// let all = viewtron::Protections::default().list();
+    /// assert_eq!(all[0], ("close_refused", false));
+    /// ```
+    pub fn list(&self) -> [(&'static str, bool); 2] {
+        [
+            ("close_refused", self.close_refused),
+            ("cut_stalled_bodies", self.cut_stalled_bodies),
+        ]
+    }
+}
+
 /// A snapshot of the server's counters; see [`Server::stats`](super::Server::stats).
 ///
 /// ```
@@ -87,6 +131,8 @@ pub struct Stats {
     pub in_progress: u64,
     /// Every camera seen, ordered by IP.
     pub cameras: Vec<Camera>,
+    /// Which protections against hostile clients are active.
+    pub protections: Protections,
 }
 
 impl Stats {
@@ -189,6 +235,7 @@ impl Counters {
             accept_restarts: get(&self.accept_restarts),
             in_progress: 0,
             cameras,
+            protections: Protections::default(),
         }
     }
 }
