@@ -272,6 +272,15 @@ fn server_builder(config: &config::Config) -> viewtron::ServerBuilder {
     if let Some(t) = s.read_timeout {
         b = b.read_timeout(t);
     }
+    if let Some(t) = s.body_timeout {
+        b = b.body_timeout(t);
+    }
+    if let Some(n) = s.max_per_address {
+        b = b.max_per_address(n);
+    }
+    if let Some(n) = s.max_workers {
+        b = b.max_workers(n);
+    }
     for network in &s.allow {
         b = b.allow(*network);
     }

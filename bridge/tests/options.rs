@@ -189,6 +189,41 @@ fn the_library_hardening_settings_apply() {
 }
 
 #[test]
+fn the_slow_client_limits_apply() {
+    // One request in progress per address, a whole body within 1 s.
+    let config = "bridge_port: {port}\nsave_images: false\nserver:\n  bind: 127.0.0.1\n  \
+                  body_timeout: 1\n  max_per_address: 1\n  max_workers: 4\n";
+    let bridge = Bridge::start(config);
+    bridge.wait_health(200);
+    let head = "POST /API HTTP/1.1\r\nHost: b\r\nContent-Length: 5000\r\n\r\n<config";
+    let open = || {
+        let mut tcp = TcpStream::connect((Ipv4Addr::LOCALHOST, bridge.port)).unwrap();
+        tcp.set_read_timeout(Some(WAIT)).unwrap();
+        tcp.write_all(head.as_bytes()).unwrap();
+        tcp
+    };
+    let status = |tcp: &mut TcpStream| {
+        let mut answer = String::new();
+        let _ = tcp.read_to_string(&mut answer);
+        answer.get(9..12).map(str::to_owned)
+    };
+    // The first stalls its body; wait until the bridge is reading it.
+    let mut first = open();
+    bridge.wait_metric("viewtron_requests_in_progress", |n| n == 1);
+    // A second from the same address while it is in progress: 429.
+    let mut second = open();
+    assert_eq!(status(&mut second).as_deref(), Some("429"));
+    // The first is cut at its deadline: 408, well before the read timeout.
+    let started = std::time::Instant::now();
+    assert_eq!(status(&mut first).as_deref(), Some("408"));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
 fn broker_credentials_work_and_never_reach_the_log() {
     let Some(_) = mosquitto() else { return };
     let Some(passwd) = [

@@ -47,6 +47,9 @@
 //!   workers: 8
 //!   max_body: 16777216
 //!   read_timeout: 150
+//!   body_timeout: 30         # seconds for a whole body, else 408 (slow clients)
+//!   max_per_address: 8       # requests in progress from one camera address, else 429
+//!   max_workers: 128         # spare workers while slow bodies hold some
 //!   allow: [192.168.1.0/24]
 //!   trusted_proxies: [127.0.0.1]   # believe X-Forwarded-For from these (nginx in front)
 //!   paths: [/API]
@@ -58,6 +61,7 @@ mod error;
 mod file;
 mod report;
 mod secret;
+mod settings;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -71,104 +75,7 @@ pub use error::ConfigError;
 use file::{read_file, File};
 pub use report::Report;
 pub use secret::{webhook_id_hint, webhook_url_hint, Secret};
-
-/// Categories a webhook can be configured for (tracking posts are never
-/// forwarded), plus the catch-all.
-pub const WEBHOOK_KEYS: [&str; 6] = ["lpr", "intrusion", "face", "counting", "metadata", "all"];
-
-/// Everything the bridge runs with, defaults filled in.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Where the configuration came from (for the banner).
-    pub source: String,
-    pub bridge_port: u16,
-    pub save_images: bool,
-    /// Absolute folder for saved images.
-    pub image_dir: PathBuf,
-    pub image_retention: Option<Duration>,
-    pub image_max_bytes: Option<u64>,
-    pub dedup: Option<Duration>,
-    /// `None` when MQTT is disabled.
-    pub mqtt: Option<Mqtt>,
-    /// `None` when no webhook is configured.
-    pub webhooks: Option<Webhooks>,
-    pub server: ServerOptions,
-}
-
-/// The MQTT side.
-#[derive(Debug, Clone)]
-pub struct Mqtt {
-    pub broker: String,
-    pub port: u16,
-    /// Empty: connect without credentials (as the vendor does).
-    pub username: String,
-    pub password: Secret,
-    pub discovery_prefix: String,
-    pub topic_prefix: String,
-    pub expire_after: u32,
-    pub client_id: String,
-    pub queue_capacity: usize,
-    pub queue_max_bytes: usize,
-    /// How long the not-retained messages of a new entity's first events
-    /// wait after its discovery config (Home Assistant subscribes late).
-    pub first_state_delay: Duration,
-}
-
-impl Mqtt {
-    /// This bridge's availability topic (retained `online` / `offline`).
-    pub fn availability_topic(&self) -> String {
-        format!(
-            "{}/bridge/{}/availability",
-            self.topic_prefix, self.client_id
-        )
-    }
-}
-
-/// Home Assistant webhooks.
-#[derive(Debug, Clone)]
-pub struct Webhooks {
-    /// `url` without trailing slashes.
-    pub url: String,
-    /// Category (or `all`) to webhook id.
-    pub ids: BTreeMap<String, String>,
-    pub timeout: Duration,
-    pub retries: u32,
-    pub queue: usize,
-}
-
-impl Webhooks {
-    /// The webhook id for a category: its own, else `all`, as the vendor does.
-    pub fn id_for(&self, category: &str) -> Option<&str> {
-        self.ids
-            .get(category)
-            .filter(|id| !id.is_empty())
-            .or_else(|| self.ids.get("all").filter(|id| !id.is_empty()))
-            .map(String::as_str)
-    }
-}
-
-/// The library server's settings (the `server:` key).
-#[derive(Debug, Clone)]
-pub struct ServerOptions {
-    pub bind: IpAddr,
-    pub workers: Option<usize>,
-    pub max_body: Option<usize>,
-    pub read_timeout: Option<Duration>,
-    pub allow: Vec<Cidr>,
-    pub trusted_proxies: Vec<Cidr>,
-    pub paths: Vec<String>,
-    pub basic_auth: Option<(String, Secret)>,
-}
-
-/// Where to read the configuration from.
-#[derive(Debug, Clone)]
-pub enum Source {
-    /// `--config PATH`: the file must exist.
-    File(PathBuf),
-    /// No `--config`: `./config.yaml` when it exists; otherwise, when any of
-    /// the Docker image's variables is set, that image's defaults.
-    Default,
-}
+pub use settings::{Config, Mqtt, ServerOptions, Source, Webhooks, WEBHOOK_KEYS};
 
 /// Reads and checks the configuration; `env` looks up environment variables.
 pub fn load(source: &Source, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
@@ -422,6 +329,12 @@ fn resolve(
             .read_timeout
             .map(|t| seconds("server.read_timeout", t))
             .transpose()?,
+        body_timeout: s
+            .body_timeout
+            .map(|t| seconds("server.body_timeout", t))
+            .transpose()?,
+        max_per_address: s.max_per_address,
+        max_workers: s.max_workers,
         allow,
         trusted_proxies,
         paths: s.paths.unwrap_or_default(),

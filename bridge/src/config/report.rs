@@ -25,7 +25,8 @@
 use std::fmt;
 
 use super::file::{File, HomeAssistantFile, MqttFile, ServerFile};
-use super::{Config, Secret};
+use super::secret::{webhook_id_hint, Secret};
+use super::settings::Config;
 
 /// Where a setting's value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,7 +243,7 @@ impl Rows<'_> {
         for (category, id) in &w.ids {
             self.add(
                 format!("home_assistant.webhooks.{category}"),
-                super::webhook_id_hint(id),
+                webhook_id_hint(id),
                 true,
             );
         }
@@ -272,6 +273,22 @@ impl Rows<'_> {
             number_or(timeout, library),
             timeout.is_some(),
         );
+        let timeout = f.body_timeout;
+        self.add(
+            "server.body_timeout",
+            number_or(timeout, library),
+            timeout.is_some(),
+        );
+        let per_address = s
+            .max_per_address
+            .map_or(library.to_owned(), |n| n.to_string());
+        self.add(
+            "server.max_per_address",
+            per_address,
+            f.max_per_address.is_some(),
+        );
+        let max_workers = s.max_workers.map_or(library.to_owned(), |n| n.to_string());
+        self.add("server.max_workers", max_workers, f.max_workers.is_some());
         let allow = list(&s.allow, "anyone");
         self.add("server.allow", allow, f.allow.is_some());
         let proxies = list(&s.trusted_proxies, "nobody");
