@@ -18,6 +18,7 @@ mod images;
 mod metrics;
 mod mqtt;
 mod payload;
+mod tls;
 mod webhook;
 
 use std::path::PathBuf;

@@ -41,6 +41,15 @@ pub(super) struct MqttFile {
     pub(super) queue_capacity: Option<usize>,
     pub(super) queue_max_mb: Option<f64>,
     pub(super) first_state_delay: Option<f64>,
+    pub(super) tls: Option<TlsFile>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TlsFile {
+    pub(super) ca_file: Option<PathBuf>,
+    pub(super) cert_file: Option<PathBuf>,
+    pub(super) key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -234,6 +234,7 @@ fn resolve(
             }
             None => Duration::from_secs(1),
         };
+        let tls = m.tls.map(|t| tls_files(t, base)).transpose()?;
         let discovery_prefix =
             topic_part("mqtt.discovery_prefix", m.discovery_prefix, "homeassistant")?;
         let topic_prefix = topic_part("mqtt.topic_prefix", m.topic_prefix, "viewtron")?;
@@ -259,6 +260,7 @@ fn resolve(
             queue_capacity,
             queue_max_bytes,
             first_state_delay,
+            tls,
         })
     } else {
         None
@@ -356,6 +358,29 @@ fn resolve(
 }
 
 /// A topic prefix: not empty, no MQTT wildcards, no leading or trailing `/`.
+/// `mqtt.tls`, its paths relative to the config file's folder, its files
+/// read and checked now.
+fn tls_files(t: file::TlsFile, base: &Path) -> Result<crate::tls::TlsFiles, ConfigError> {
+    let ca_file = t.ca_file.ok_or_else(|| {
+        ConfigError::new("mqtt.tls.ca_file: required (the CA that signed the broker's certificate)")
+    })?;
+    let client = match (t.cert_file, t.key_file) {
+        (Some(cert), Some(key)) => Some((base.join(cert), base.join(key))),
+        (None, None) => None,
+        _ => {
+            return Err(ConfigError::new(
+                "mqtt.tls: cert_file and key_file go together",
+            ))
+        }
+    };
+    let files = crate::tls::TlsFiles {
+        ca_file: base.join(ca_file),
+        client,
+    };
+    crate::tls::client_config(&files).map_err(|e| ConfigError::new(e.to_string()))?;
+    Ok(files)
+}
+
 fn topic_part(key: &str, value: Option<String>, default: &str) -> Result<String, ConfigError> {
     let value = value.unwrap_or_else(|| default.to_owned());
     if value.is_empty()

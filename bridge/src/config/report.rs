@@ -227,6 +227,16 @@ impl Rows<'_> {
             number_or(delay, "1"),
             delay.is_some(),
         );
+        match &m.tls {
+            None => self.add("mqtt.tls", "off (plain MQTT)", false),
+            Some(tls) => {
+                self.add("mqtt.tls.ca_file", tls.ca_file.display(), true);
+                if let Some((cert, key)) = &tls.client {
+                    self.add("mqtt.tls.cert_file", cert.display(), true);
+                    self.add("mqtt.tls.key_file", key.display(), true);
+                }
+            }
+        }
     }
 
     fn home_assistant(&mut self, f: &HomeAssistantFile, config: &Config) {
@@ -342,6 +352,7 @@ fn warnings(file: &File, rows: &Rows, config: &Config) -> Vec<String> {
                     ("mqtt.queue_capacity", m.queue_capacity.is_some()),
                     ("mqtt.queue_max_mb", m.queue_max_mb.is_some()),
                     ("mqtt.first_state_delay", m.first_state_delay.is_some()),
+                    ("mqtt.tls", m.tls.is_some()),
                 ]
                 .into_iter()
                 .filter(|(_, set)| *set)

@@ -51,6 +51,8 @@ pub struct Mqtt {
     /// How long the not-retained messages of a new entity's first events
     /// wait after its discovery config (Home Assistant subscribes late).
     pub first_state_delay: Duration,
+    /// `mqtt.tls`: TLS to the broker, its files checked at load.
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 impl Mqtt {

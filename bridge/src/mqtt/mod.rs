@@ -57,7 +57,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender, TrySendError};
-use rumqttc::{Client, LastWill, MqttOptions, QoS};
+use rumqttc::{Client, LastWill, MqttOptions, QoS, TlsConfiguration, Transport};
 
 use crate::config;
 use crate::discovery::Message;
@@ -104,6 +104,13 @@ impl Mqtt {
             ));
         if !cfg.username.is_empty() {
             options.set_credentials(cfg.username.clone(), cfg.password.expose());
+        }
+        if let Some(files) = &cfg.tls {
+            // Checked when the configuration was loaded; read again here.
+            let tls = crate::tls::client_config(files).map_err(|e| {
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+            })?;
+            options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
         }
         let (client, connection) = Client::new(options, 2 * WINDOW + 16);
         let (queue, queue_rx) = bounded(cfg.queue_capacity);
