@@ -48,6 +48,7 @@ pub(crate) struct Pool {
 /// Buffers larger than this are freed rather than kept.
 const MAX_POOLED: usize = 2 << 20;
 
+#[cfg_attr(not(feature = "server"), allow(dead_code))] // the server's alone
 impl Pool {
     pub fn new(max_buffers: usize) -> Pool {
         Pool {

@@ -158,6 +158,21 @@
 //! still leaves exposed (with the nginx front that closes it): `docs/tiny_http.md`
 //! in the repository.
 //!
+//! # Features and platforms
+//!
+//! - `server` (default): the webhook server. **Linux only**: its protections
+//!   against hostile clients reach tiny_http's sockets through
+//!   `/proc/self/fd` and use Linux socket flags, so on any other target the
+//!   feature stops the build with a `compile_error!` that says so, rather
+//!   than build a server that cannot close a refused connection. Containers
+//!   are Linux: every protection holds there (see [`Protections`]).
+//! - Without it (`default-features = false`), the crate is [`parse`] and the
+//!   event types alone, with no tiny_http, crossbeam-channel, socket2,
+//!   rustix or httpdate, for use inside another HTTP framework, in tools or
+//!   in fuzzers, on any platform (CI checks macOS and Windows targets).
+//! - `serde`: the JSON shape below.
+//!
+//! Rust 1.80 or later (`rust-version`).
 //!
 //! # JSON output
 //!
@@ -251,7 +266,18 @@ mod image;
 mod json;
 pub mod limits;
 mod parse;
+#[cfg(all(feature = "server", target_os = "linux"))]
 mod server;
+
+// The server is for Linux: it closes refused connections and cuts stalled
+// bodies through `/proc/self/fd`, and uses Linux socket flags. The parser
+// and the event types build anywhere (`default-features = false`).
+#[cfg(all(feature = "server", not(target_os = "linux")))]
+compile_error!(
+    "viewtron's `server` feature supports Linux only (its protections against hostile \
+     clients need /proc/self/fd and Linux socket flags). For the parser and the event \
+     types on this platform, use `viewtron = { version = \"0.2\", default-features = false }`."
+);
 
 pub use body::Body;
 pub use event::{
@@ -261,6 +287,8 @@ pub use event::{
 };
 pub use image::{Image, ImageError};
 pub use parse::{parse, ParseError};
+#[cfg(all(feature = "server", target_os = "linux"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use server::{
     BuildError, Camera, Cidr, CidrError, Events, Overflow, Page, Protections, RecvTimeoutError,
     Refusal, Server, ServerBuilder, ShutdownHandle, Stats, TryRecvError, UnparsedReason,
