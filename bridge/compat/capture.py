@@ -7,8 +7,10 @@ starts a private mosquitto on a free loopback port, a subscriber
 bridge set is visible on live messages) and a webhook receiver, then the
 vendor's bridge from a scratch copy (it only reads `config.yaml` next to its
 own script), through `run_vendor.py`, which keeps it on 127.0.0.1. Every
-fixture is posted from one loopback "camera" address, twice (the second round
-shows what is published only once).
+fixture (`fixtures.py`: `tests/fixtures/*.xml`, then its subfolders) is posted
+twice (the second round shows what is published only once), from one loopback
+"camera" address, or from the loopback address the fixture names in a
+`<!-- camera address: ... -->` comment (recorded as the post's `camera_ip`).
 
 The result is data, not code: per post, the MQTT messages (topic, QoS, retain,
 JSON or bytes) and the webhook requests, in the order they arrived. Values
@@ -36,6 +38,8 @@ import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import fixtures as fixture_files
 
 TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{6})?$")
 IMAGE_NAME_RE = re.compile(r"^(\d{8}_\d{6})_(.+)_(overview|target)\.jpg$")
@@ -238,7 +242,7 @@ def main():
     if not tz:
         sys.exit("capture: set TZ (capture.sh does)")
     time.tzset()
-    fixtures = sorted(f for f in os.listdir(args.fixtures) if f.endswith(".xml"))
+    fixtures = fixture_files.fixtures(args.fixtures)
     work = tempfile.mkdtemp(prefix="viewtron-capture.")
     children = []
 
@@ -318,11 +322,9 @@ def main():
         seen_msgs = len(messages.snapshot())
         seen_hooks = 0
         for rnd in range(1, args.rounds + 1):
-            for name in fixtures:
-                with open(os.path.join(args.fixtures, name), "rb") as f:
-                    body = f.read()
+            for name, body, address in fixtures:
                 sent_at = time.time()
-                post(bridge_port, args.camera_ip, body)
+                post(bridge_port, address or args.camera_ip, body)
                 seq += 1
                 post(bridge_port, args.camera_ip, sentinel(seq))
                 stamp = datetime.datetime.fromtimestamp(seq).strftime("%Y-%m-%d %H:%M:%S")
@@ -344,12 +346,13 @@ def main():
                 hook_snap = hooks.snapshot()
                 own_hooks = [h for h in hook_snap[seen_hooks:]
                              if json.loads(h[3]).get("camera_name") != SENTINEL_NAME]
-                entry = {
-                    "fixture": name,
-                    "round": rnd,
+                entry = {"fixture": name, "round": rnd}
+                if address and address != args.camera_ip:
+                    entry["camera_ip"] = address
+                entry.update({
                     "mqtt": [decode_message(l, sent_at, bridge_dir) for l in window],
                     "webhooks": [decode_webhook(p, ct, b, sent_at, bridge_dir) for _, p, ct, b in own_hooks],
-                }
+                })
                 seen_msgs, seen_hooks = upto, len(hook_snap)
                 posts.append(entry)
                 print(f"capture: round {rnd} {name}: {len(entry['mqtt'])} messages, {len(entry['webhooks'])} webhooks",

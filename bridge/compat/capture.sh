@@ -19,7 +19,9 @@
 #               that needs no tz database and is not UTC, so a bridge that
 #               ignores TZ shows up in the diff]
 #   CAMERA_IP   the loopback address the posts come from [127.0.0.1, where
-#               the compatibility test posts from]
+#               the compatibility test posts from]; a fixture that names its
+#               own in a `<!-- camera address: 127.0.0.N -->` comment (those
+#               in tests/fixtures/names/) comes from that one instead
 #
 # Needs mosquitto and mosquitto_sub/mosquitto_pub (Debian: mosquitto,
 # mosquitto-clients). The vendor's bridge runs unchanged, through

@@ -7,7 +7,9 @@ on a free loopback port; a fresh Home Assistant config folder whose
 (as if a user had added the integration) and whose `configuration.yaml` loads
 `mqtt_statestream`, so Home Assistant publishes every entity's state back to
 the broker; Home Assistant itself (its HTTP server pinned to 127.0.0.1); then
-the bridge, and every fixture posted once from 127.0.0.1.
+the bridge, and every fixture (`fixtures.py`: `tests/fixtures/*.xml`, then its
+subfolders) posted once, from 127.0.0.1 or from the loopback address the
+fixture names in a `<!-- camera address: ... -->` comment.
 
 Done is decided by events, not by waiting: a sentinel post follows the
 fixtures (the bridge publishes it after everything before it), then a sentinel
@@ -31,6 +33,8 @@ import tempfile
 import threading
 import time
 
+import fixtures as fixture_files
+
 SENTINEL_TOPIC = "compat/sentinel/state"
 STATESTREAM = "hastate"
 
@@ -52,8 +56,8 @@ def wait_for(what, predicate, deadline, alive=None):
     sys.exit(f"home-assistant: timed out after {deadline:.0f}s waiting for {what}")
 
 
-def post(port, body):
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+def post(port, body, camera="127.0.0.1"):
+    with socket.create_connection(("127.0.0.1", port), timeout=30, source_address=(camera, 0)) as s:
         s.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/xml\r\n"
                   b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
         answer = b""
@@ -244,10 +248,8 @@ def main():
             wait_for("the vendor's MQTT connected line",
                      lambda: "MQTT connected" in open(bridge_log.name).read(), 30, bridge_alive)
 
-        fixtures = sorted(f for f in os.listdir(args.fixtures) if f.endswith(".xml"))
-        for name in fixtures:
-            with open(os.path.join(args.fixtures, name), "rb") as f:
-                post(bridge_port, f.read())
+        for _name, body, address in fixture_files.fixtures(args.fixtures):
+            post(bridge_port, body, address or "127.0.0.1")
         post(bridge_port, sentinel_post())
         wait_for("the bridge's sentinel", lambda: any(
             t.endswith("/metadata") and b"Capture Sentinel" in p for _, t, p in rec.snapshot()),

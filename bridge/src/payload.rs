@@ -14,9 +14,10 @@
 //! post, the rule is kept: the NVR layout (a 2.x post with an NVR smart type)
 //! reports `channel_id` and falls back to `"Unknown Camera"` for a missing
 //! name; the IP camera layout reports no channel and a missing name as
-//! `null`. The camera id and the device name of the discovery configs are
-//! derived from these values exactly as the vendor derives them, so the
-//! entity ids Home Assistant generates stay the same.
+//! `null` (but `"Unknown Camera"` for a bare `<deviceName>` without text, as
+//! its XML reader has it). The camera id and the device name of the
+//! discovery configs are derived from these values exactly as the vendor
+//! derives them, so the entity ids Home Assistant generates stay the same.
 
 use std::net::IpAddr;
 
@@ -53,28 +54,70 @@ pub fn nvr_layout(event: &Event) -> bool {
 /// `config/deviceName` and ignores `deviceInfo/deviceName`: such a camera is
 /// named by its address there, and so here, because the name makes the
 /// camera id, and the camera id makes the entities users already have.
+///
+/// That class reads the element through its XML reader, which trims the
+/// text (as the library does) and gives an element without attributes and
+/// without text as `None`, which the class turns into `"Unknown Camera"`;
+/// an element with an attribute (`<deviceName type="string"/>`, what the
+/// cameras send) but no text, or no element at all, is `null`.
 pub fn camera_name(event: &Event) -> Option<String> {
-    let ipc_in_v2 = event.format() == Format::V2 && !nvr_layout(event);
-    if ipc_in_v2 && !names_itself_outside_device_info(event) {
+    let nvr = nvr_layout(event);
+    let ipc_in_v2 = event.format() == Format::V2 && !nvr;
+    let element = device_name_outside_device_info(event);
+    if !nvr && element.is_some_and(|e| e.bare && e.empty) {
+        return Some(UNKNOWN_CAMERA.to_owned());
+    }
+    if ipc_in_v2 && element.is_none() {
         return None;
     }
     match event.device_name().filter(|n| !n.is_empty()) {
         Some(name) => Some(name.to_owned()),
-        None if nvr_layout(event) => Some(UNKNOWN_CAMERA.to_owned()),
+        None if nvr => Some(UNKNOWN_CAMERA.to_owned()),
         None => None,
     }
 }
 
-/// Whether the post has a `<deviceName>` outside its `<deviceInfo>` block.
-fn names_itself_outside_device_info(event: &Event) -> bool {
-    let Some(body) = event.body().as_str() else {
-        return false;
-    };
+/// What the vendor's IP camera class sees of `config/deviceName`.
+#[derive(Debug, Clone, Copy)]
+struct NameElement {
+    /// No attributes: `<deviceName>`, not `<deviceName type="string">`.
+    bare: bool,
+    /// No text but blanks (CDATA included), or `<deviceName/>`.
+    empty: bool,
+}
+
+/// The first `<deviceName>` element outside the post's `<deviceInfo>` block,
+/// read from the body as the vendor's XML reader would see it; `None` when
+/// there is none.
+fn device_name_outside_device_info(event: &Event) -> Option<NameElement> {
+    let body = event.body().as_str()?;
     let (before, after) = match (body.find("<deviceInfo"), body.find("</deviceInfo>")) {
         (Some(start), Some(end)) if start < end => (&body[..start], &body[end..]),
         _ => (body, ""),
     };
-    before.contains("<deviceName") || after.contains("<deviceName")
+    [before, after].into_iter().find_map(|part| {
+        part.match_indices("<deviceName").find_map(|(at, open)| {
+            let rest = &part[at + open.len()..];
+            // `<deviceNameX` is another element.
+            if !rest.starts_with(|c: char| c == '>' || c == '/' || c.is_ascii_whitespace()) {
+                return None;
+            }
+            let end = rest.find('>')?;
+            let tag = &rest[..end];
+            let empty = tag.ends_with('/')
+                || rest[end + 1..].find("</deviceName").is_some_and(|close| {
+                    rest[end + 1..end + 1 + close]
+                        .replace("<![CDATA[", "")
+                        .replace("]]>", "")
+                        .trim()
+                        .is_empty()
+                });
+            Some(NameElement {
+                bare: !tag.contains('='),
+                empty,
+            })
+        })
+    })
 }
 
 /// Lower case, every run of characters other than `a-z0-9` one `_`, no `_`
@@ -101,16 +144,29 @@ pub fn slug(text: &str) -> String {
 }
 
 /// `<slug of the name>_<ip with _ for . and :>`, or the address part alone
-/// when there is no name (or it is the vendor's `Unknown Camera`).
+/// when the slug is empty: no name, the vendor's `Unknown Camera`, or a name
+/// with no `a-z0-9` at all (Chinese, Cyrillic, Greek, Arabic, Hebrew...,
+/// emoji, only punctuation). The vendor joins the slug and `_` only when the
+/// slug is not empty, so `北门` at 192.168.1.20 is `192_168_1_20`, never
+/// `_192_168_1_20`.
 ///
-/// The vendor replaces only dots; an IPv6 peer would give colons, which Home
-/// Assistant refuses in discovery ids, so colons become `_` here too.
+/// IPv6: the vendor replaces only dots, so an IPv6 camera would have colons
+/// in its ids, which Home Assistant's discovery topics do not allow
+/// (`[a-zA-Z0-9_-]`). It never gets there: its SDK server listens on an IPv4
+/// socket only (`socketserver` with `""`), so no IPv6 camera ever reaches it.
+/// Ours listens on `::` by default; colons become `_` like dots (`fe80::1`
+/// → `fe80__1`), and an IPv4 camera seen through a dual-stack socket keeps
+/// its IPv4 id (the library gives `::ffff:a.b.c.d` as `a.b.c.d`).
 pub fn camera_id(name: Option<&str>, ip: IpAddr) -> String {
     let address = ip.to_string().replace(['.', ':'], "_");
-    match name.filter(|n| !n.is_empty() && *n != UNKNOWN_CAMERA) {
-        // A name of only punctuation slugs to "", giving the vendor's `_<ip>`.
-        Some(name) => format!("{}_{address}", slug(name)),
-        None => address,
+    let slug = name
+        .filter(|n| *n != UNKNOWN_CAMERA)
+        .map(slug)
+        .unwrap_or_default();
+    if slug.is_empty() {
+        address
+    } else {
+        format!("{slug}_{address}")
     }
 }
 
@@ -389,17 +445,65 @@ mod tests {
         assert_eq!(slug("  Depot NVR-16 "), "depot_nvr_16");
         assert_eq!(slug("Café Door"), "caf_door");
         assert_eq!(slug("***"), "");
-        assert_eq!(camera_id(Some("***"), LOCAL), "_192_168_1_20");
         assert_eq!(camera_id(Some("Gate"), LOCAL), "gate_192_168_1_20");
         assert_eq!(camera_id(None, LOCAL), "192_168_1_20");
+        assert_eq!(camera_id(Some(""), LOCAL), "192_168_1_20");
         assert_eq!(camera_id(Some(UNKNOWN_CAMERA), LOCAL), "192_168_1_20");
-        assert_eq!(camera_id(Some("Gate"), "::1".parse().unwrap()), "gate___1");
+        // Python's lower() and Rust's to_lowercase() agree where it matters:
+        // the Kelvin sign is a `k`, a dotted capital I an `i` and a mark.
+        assert_eq!(slug("İstasyon Kapısı №3 \u{212a}"), "i_stasyon_kap_s_3_k");
+        assert_eq!(slug("  Въезд Gate 2 "), "gate_2");
+        assert_eq!(slug("🚗 Car Park 🅿️"), "car_park");
+        assert_eq!(slug("unknown camera"), "unknown_camera");
+    }
+
+    #[test]
+    fn a_name_without_a_to_z_or_digits_gives_the_address_alone_as_the_vendor() {
+        for name in [
+            "***",
+            "*** / --- !",
+            "北门停车场",
+            "Северный въезд",
+            "Πύλη Στάθμευσης",
+            "بوابة",
+            "שער",
+            "🚗🅿️",
+            " \t\u{3000}",
+        ] {
+            assert_eq!(camera_id(Some(name), LOCAL), "192_168_1_20", "{name:?}");
+        }
+        // The device name keeps the name as it is.
+        assert_eq!(
+            display_name(Some("北门停车场"), LOCAL),
+            "Viewtron 北门停车场"
+        );
+        assert_eq!(display_name(Some("***"), LOCAL), "Viewtron ***");
+    }
+
+    #[test]
+    fn ipv6_colons_become_underscores() {
+        // The vendor would keep the colons (`fe80::1`), but its server never
+        // receives from an IPv6 peer; Home Assistant refuses them in ids.
+        let v6: IpAddr = "2001:db8::7".parse().unwrap();
+        assert_eq!(camera_id(Some("Gate"), v6), "gate_2001_db8__7");
+        assert_eq!(camera_id(None, v6), "2001_db8__7");
+        assert_eq!(camera_id(Some("北门"), "::1".parse().unwrap()), "__1");
+        assert_eq!(display_name(None, v6), "Viewtron 2001:db8::7");
+        let id = camera_id(Some("Gate"), v6);
+        assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
     }
 
     #[test]
     fn display_names_like_the_vendor() {
         assert_eq!(display_name(Some("Gate"), LOCAL), "Viewtron Gate");
         assert_eq!(display_name(Some("viewtron IPC"), LOCAL), "viewtron IPC");
+        assert_eq!(display_name(Some("VIEWTRON Gate"), LOCAL), "VIEWTRON Gate");
+        assert_eq!(display_name(Some("viewtron 东门"), LOCAL), "viewtron 东门");
+        assert_eq!(
+            display_name(Some("Въезд Gate 2"), LOCAL),
+            "Viewtron Въезд Gate 2"
+        );
+        assert_eq!(display_name(Some(""), LOCAL), "Viewtron 192.168.1.20");
         assert_eq!(display_name(None, LOCAL), "Viewtron 192.168.1.20");
         assert_eq!(
             display_name(Some(UNKNOWN_CAMERA), LOCAL),
@@ -427,6 +531,59 @@ mod tests {
         let state = State::new(&ipc, LOCAL);
         assert_eq!(state.json["camera_name"], Value::Null);
         assert_eq!(state.camera_id, "192_168_1_20");
+    }
+
+    #[test]
+    fn a_bare_empty_ip_camera_name_is_unknown_camera_one_with_a_type_null() {
+        let cases = [
+            ("<deviceName></deviceName>", Some(UNKNOWN_CAMERA)),
+            ("<deviceName>  </deviceName>", Some(UNKNOWN_CAMERA)),
+            ("<deviceName/>", Some(UNKNOWN_CAMERA)),
+            (
+                "<deviceName><![CDATA[]]></deviceName>",
+                Some(UNKNOWN_CAMERA),
+            ),
+            ("<deviceName type=\"string\"/>", None),
+            (
+                "<deviceName type=\"string\"><![CDATA[ ]]></deviceName>",
+                None,
+            ),
+            ("<deviceNameX/>", None),
+            ("", None),
+            ("<deviceName> Gate </deviceName>", Some("Gate")),
+        ];
+        for (element, want) in cases {
+            let e = event(&format!(
+                "<config version='1.7'><smartType>PEA</smartType>{element}</config>"
+            ));
+            assert_eq!(camera_name(&e).as_deref(), want, "{element}");
+        }
+        let state = State::new(
+            &event("<config version='1.7'><smartType>PEA</smartType><deviceName/></config>"),
+            LOCAL,
+        );
+        assert_eq!(state.json["camera_name"], UNKNOWN_CAMERA);
+        assert_eq!(state.camera_id, "192_168_1_20");
+        // So does the IP camera layout in a 2.x envelope (the NVR name ignored).
+        let v2 = event(
+            "<config version='2.0.0'><deviceInfo><deviceName>Depot</deviceName></deviceInfo>\
+             <smartType>PEA</smartType><deviceName/></config>",
+        );
+        assert_eq!(camera_name(&v2).as_deref(), Some(UNKNOWN_CAMERA));
+        // The NVR layout says so for an empty name, the element bare or not
+        // (the vendor names a camera whose NVR element has an attribute by
+        // the Python text of its XML reader's dict: not copied).
+        for element in ["<deviceName></deviceName>", "<deviceName type=\"string\"/>"] {
+            let nvr = event(&format!(
+                "<config version='2.0.0'><messageType>alarmData</messageType>\
+                 <smartType>regionIntrusion</smartType><deviceInfo>{element}</deviceInfo></config>"
+            ));
+            assert_eq!(
+                camera_name(&nvr).as_deref(),
+                Some(UNKNOWN_CAMERA),
+                "{element}"
+            );
+        }
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //!
 //! `golden/vendor-capture.json` is what the vendor's Python bridge published
 //! (MQTT messages as a subscriber saw them, webhook requests as a receiver got
-//! them) when every fixture in `tests/fixtures` was posted to it twice; it was
+//! them) when every fixture in `tests/fixtures` (and in its subfolders, such as
+//! the unusual camera names of `names/`) was posted to it twice; it was
 //! recorded by `bridge/compat/capture.sh` from the vendor's own code. This test
-//! replays the same posts, in the same order, from the same camera address,
+//! replays the same posts, in the same order, from the same camera addresses,
 //! under the same `TZ`, into our `viewtron-bridge` with the same configuration,
 //! through a real mosquitto, and checks the contract a Home Assistant user
 //! relies on:
@@ -99,11 +100,8 @@ fn vendor_topics_keys_retain_and_webhooks_are_reproduced() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
     // A fixture added since the capture would go untested: recapture.
     let captured: BTreeSet<&str> = posts.iter().filter_map(|p| p["fixture"].as_str()).collect();
-    let on_disk: BTreeSet<String> = fs::read_dir(&fixtures)
-        .expect("tests/fixtures")
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.ends_with(".xml"))
-        .collect();
+    let mut on_disk = BTreeSet::new();
+    xml_files(&fixtures, "", &mut on_disk);
     let uncaptured: Vec<&String> = on_disk
         .iter()
         .filter(|n| !captured.contains(n.as_str()))
@@ -127,8 +125,10 @@ fn vendor_topics_keys_retain_and_webhooks_are_reproduced() {
         .replace("<mqtt_port>", &broker.port.to_string())
         .replace("<webhook_port>", &hooks.port.to_string())
         // Ours only: listen on loopback alone (the vendor's bridge has no such
-        // setting and ignores unknown keys).
-        + "server:\n  bind: 127.0.0.1\n";
+        // setting and ignores unknown keys), and believe X-Forwarded-For from
+        // 127.0.0.1, which is how the posts of cameras at other loopback
+        // addresses reach ours (see `post_like_a_camera`).
+        + "server:\n  bind: 127.0.0.1\n  trusted_proxies: [127.0.0.1]\n";
     let config_path = dir.path().join("config.yaml");
     fs::write(&config_path, &config).expect("write config.yaml");
     let log_path = dir.path().join("bridge.log");
@@ -142,7 +142,17 @@ fn vendor_topics_keys_retain_and_webhooks_are_reproduced() {
         let name = post["fixture"].as_str().expect("fixture name");
         let round = post["round"].as_u64().unwrap_or(1);
         let body = fs::read(fixtures.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let status = post_like_a_camera(bridge_port, &body);
+        // The address the vendor saw this post come from (the capture names
+        // it where it is not the default one).
+        let from = post["camera_ip"].as_str().unwrap_or(camera_ip);
+        let declared = declared_address(&body);
+        assert_eq!(
+            from,
+            declared.as_deref().unwrap_or(camera_ip),
+            "{name}: captured from {from}, but its camera address comment says otherwise; \
+             regenerate the capture with bash bridge/compat/capture.sh PATH-TO-VENDOR-BRIDGE"
+        );
+        let status = post_like_a_camera(bridge_port, &body, from);
         let context = format!("{name} (round {round})");
         if status != 200 {
             report.add(&context, format!("camera answered {status}, vendor 200"));
@@ -188,6 +198,32 @@ fn vendor_topics_keys_retain_and_webhooks_are_reproduced() {
         extra
     );
     report.finish(&log_path);
+}
+
+/// The `*.xml` files under `dir`, subfolders included, as paths relative to
+/// `dir` with `/` (`names/v1-lpr-cjk.xml`), the way the capture names them.
+fn xml_files(dir: &Path, prefix: &str, out: &mut BTreeSet<String>) {
+    for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let entry = entry.expect("directory entry");
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let path = entry.path();
+        if path.is_dir() {
+            xml_files(&path, &format!("{prefix}{name}/"), out);
+        } else if name.ends_with(".xml") {
+            out.insert(format!("{prefix}{name}"));
+        }
+    }
+}
+
+/// The address a fixture asks to be posted from, in a
+/// `<!-- camera address: 127.0.0.N -->` comment (`bridge/compat/fixtures.py`
+/// reads it for the capture).
+fn declared_address(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let rest = &text[text.find("<!-- camera address:")? + "<!-- camera address:".len()..];
+    Some(rest[..rest.find("-->")?].trim().to_owned())
 }
 
 /// Everything ours sent so far and not yet matched to one of the vendor's:

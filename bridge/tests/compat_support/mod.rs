@@ -193,14 +193,34 @@ pub fn wait_for_port(port: u16, bridge: &mut Bridge, log: &Path) {
     }
 }
 
-/// POSTs a body as a camera does and returns the answer's status.
-pub fn post_like_a_camera(port: u16, body: &[u8]) -> u16 {
+/// POSTs a body as the camera at `camera` (a loopback address) does and
+/// returns the answer's status.
+///
+/// The vendor saw the post come from `camera` itself. Ours sees it come from
+/// 127.0.0.1 with `X-Forwarded-For: <camera>` when `camera` is another
+/// loopback address, and believes it (the test's configuration trusts
+/// 127.0.0.1 as a proxy): the standard library cannot choose a client
+/// socket's source address, and the camera address is all that matters here
+/// (it makes the camera id, `camera_ip` and the configuration URL).
+pub fn post_like_a_camera(port: u16, body: &[u8], camera: &str) -> u16 {
+    let camera: Ipv4Addr = camera
+        .parse()
+        .unwrap_or_else(|_| panic!("camera address {camera:?} is not IPv4"));
+    assert!(
+        camera.is_loopback(),
+        "camera address {camera} is not loopback"
+    );
+    let forwarded = if camera == Ipv4Addr::LOCALHOST {
+        String::new()
+    } else {
+        format!("X-Forwarded-For: {camera}\r\n")
+    };
     let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("connect to the bridge");
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
     let head = format!(
         "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/xml\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n",
+         {forwarded}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).expect("send head");
