@@ -59,7 +59,12 @@ impl Closer {
     /// sending (the read timeout).
     pub fn new(listener: &TcpListener, remember: Duration) -> Closer {
         let sockets = Sockets::new(listener);
-        if sockets.is_none() {
+        if sockets.is_some() {
+            log::info!(
+                "protections active: refused connections closed at once, stalled bodies cut at \
+                 their deadline (sockets reached through /proc/self/fd)"
+            );
+        } else {
             log::warn!(
                 "protections degraded (no /proc/self/fd): refused connections are not closed at \
                  once (a request smuggled behind refused framing may be served) and stalled \
