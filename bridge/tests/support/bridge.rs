@@ -32,11 +32,25 @@ impl Bridge {
         let port = free_port();
         let path = dir.path().join("config.yaml");
         fs::write(&path, config.replace("{port}", &port.to_string())).unwrap();
+        Bridge::launch(dir, port, "--config", &path, env)
+    }
+
+    /// As the Home Assistant app: `options` (the JSON the Supervisor writes,
+    /// `{port}` replaced by a free port) passed with `--app`.
+    pub fn start_app(options: &str, env: &[(&str, &str)]) -> Bridge {
+        let dir = TempDir::new("bridge-app");
+        let port = free_port();
+        let path = dir.path().join("options.json");
+        fs::write(&path, options.replace("{port}", &port.to_string())).unwrap();
+        Bridge::launch(dir, port, "--app", &path, env)
+    }
+
+    fn launch(dir: TempDir, port: u16, flag: &str, path: &Path, env: &[(&str, &str)]) -> Bridge {
         let log = dir.path().join("bridge.log");
         let mut command = Command::new(env!("CARGO_BIN_EXE_viewtron-bridge"));
         command
-            .arg("--config")
-            .arg(&path)
+            .arg(flag)
+            .arg(path)
             .env("TZ", "UTC")
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
