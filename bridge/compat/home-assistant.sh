@@ -18,9 +18,14 @@
 # by presence, wall-clock stamps not compared), every licence-plate sensor
 # ends in the same state, every device has the same name, identifiers,
 # manufacturer, model and configuration URL, and Home Assistant's log shows no
-# MQTT warning or error for ours. Extra entities and attributes of ours are
-# allowed; the differences made on purpose (bridge/README.md) are listed in
-# KNOWN below and reported as intentional.
+# MQTT warning or error for ours. Extra attributes of ours are allowed; extra
+# entities must be ours by name (ADDED: the event, connectivity and last-seen
+# entities, each on the same device as the vendor's entities of its camera;
+# or the vendor's kinds for the posts it ignores); the differences made on
+# purpose (bridge/README.md) are listed in KNOWN below and reported as
+# intentional. Ours must also pass its own checks in Home Assistant (see
+# home_assistant.py: the same plate twice fires twice, a silent camera goes
+# offline).
 #
 # Environment (defaults in brackets):
 #   HA_VERSION   the homeassistant release [2025.4.4]
@@ -126,6 +131,13 @@ KNOWN = {
 # Attributes compared by presence only: paths of saved images (folder and
 # wall-clock stamp differ per run), Home Assistant's own per-run values.
 BY_PRESENCE = {"overview_image", "target_image"}
+# Our entities beyond the vendor's, by unique id suffix (bridge/README.md,
+# "What it publishes").
+ADDED = ("_plate_event", "_intrusion_event", "_face_event", "_counting_event",
+         "_connectivity", "_last_seen")
+# The vendor's kinds: an extra one of these is a post the vendor ignores.
+VENDOR_KINDS = ("_plate", "_plate_authorized", "_overview", "_target", "_intrusion", "_face",
+                "_counting")
 SKIP = {"friendly_name", "entity_picture", "access_token"}
 
 vendor, ours = (json.load(open(p)) for p in sys.argv[1:3])
@@ -183,13 +195,55 @@ for e in ours["entities"]:
         print(f"  {e['entity_id']:50} vendor {v['state']!r:16} ours {e['state']!r}")
 for l in vendor["mqtt_log_problems"][:10]:
     print(f"  (vendor's run logged: {l})")
+def camera_of(unique_id, suffixes):
+    for s in sorted(suffixes, key=len, reverse=True):
+        if unique_id.endswith(s):
+            return unique_id[:-len(s)]
+    return None
+
+
+vendor_device = {}  # camera id -> the device of its vendor entities (in ours)
+for e in ours["entities"]:
+    cam = camera_of(e["unique_id"], VENDOR_KINDS)
+    if cam is not None and not e["unique_id"].endswith(ADDED):
+        vendor_device.setdefault(cam, e.get("device_id"))
+added, ignored = {}, 0
 for e in mine.values():
-    print(f"  extra entity of ours (allowed): {e['entity_id']} ({e['unique_id']})")
+    uid = e["unique_id"]
+    if uid.endswith(ADDED):
+        kind = next(s for s in ADDED if uid.endswith(s)).lstrip("_")
+        added[kind] = added.get(kind, 0) + 1
+        cam = camera_of(uid, ADDED)
+        if cam in vendor_device and e.get("device_id") != vendor_device[cam]:
+            problems.append(f"{e['entity_id']}: not on the device of its camera's other entities")
+    elif uid.startswith("viewtron_repeat_gate_") and uid.endswith(VENDOR_KINDS):
+        print(f"  extra entity of ours, the camera of the same-plate check: {e['entity_id']} ({uid})")
+    elif uid.endswith(VENDOR_KINDS):
+        ignored += 1
+        print(f"  extra entity of ours, a post the vendor ignores: {e['entity_id']} ({uid})")
+    else:
+        problems.append(f"{e['entity_id']} ({uid}): an extra entity that is none of ours")
+shared = sum(1 for e in ours["entities"] if e["unique_id"].endswith(ADDED)
+             and camera_of(e["unique_id"], ADDED) in vendor_device)
+print(f"  our additions (allowed): {sum(added.values())} entities {added}, {shared} of them on a "
+      f"device with the vendor's entities, each on that same device")
+checks = ours.get("additions") or {}
+if not checks:
+    problems.append("ours: no result of the additions' checks in Home Assistant")
+else:
+    r, c = checks["repeat_plate"], checks["connectivity"]
+    print(f"  same plate posted {r['posts']} times: event entity fired {len(r['event_states'])} times, "
+          f"types {r['event_types']}; the vendor's plate sensor states {r['plate_sensor_states']}")
+    links = [e for e in ours["entities"] if e["unique_id"].endswith("_connectivity")]
+    print(f"  silent camera: connectivity {' -> '.join(c['states'])}, off {c['off_after_s']} s after its "
+          f"last post (camera_timeout {c['camera_timeout_s']} s); at the end "
+          f"{sum(e['state'] == 'off' for e in links)} of {len(links)} connectivity entities off")
 if problems:
     print(f"FAILED: {len(problems)} differences")
     for p in problems:
         print(f"  {p}")
     sys.exit(1)
 print("PASSED: every entity (entity id, unique id, name, class, icon, attributes), device and plate "
-      "state the vendor's bridge made, ours makes; no MQTT warning or error in Home Assistant's log")
+      "state the vendor's bridge made, ours makes; no MQTT warning or error in Home Assistant's log; "
+      "our additions on the vendor's devices, the same plate twice fires twice, a silent camera goes off")
 PY

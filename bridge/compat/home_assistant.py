@@ -11,6 +11,14 @@ the bridge, and every fixture (`fixtures.py`: `tests/fixtures/*.xml`, then its
 subfolders) posted once, from 127.0.0.1 or from the loopback address the
 fixture names in a `<!-- camera address: ... -->` comment.
 
+With `--ours`, the run then checks our additions in Home Assistant itself
+(`check_additions`): a licence plate posted twice by a new camera fires its
+`event` entity twice (two state changes, event type `allowed` both times,
+where the vendor's plate sensor does not change), and the camera's
+connectivity binary sensor, `on` after the posts, turns `off` once the camera
+has been silent for the run's short `camera_timeout` (CAMERA_TIMEOUT s); the
+figures go into the result (`additions`). Any of it failing fails the run.
+
 Done is decided by events, not by waiting: a sentinel post follows the
 fixtures (the bridge publishes it after everything before it), then a sentinel
 entity of our own is discovered, with a retained state; once Home Assistant
@@ -37,6 +45,12 @@ import fixtures as fixture_files
 
 SENTINEL_TOPIC = "compat/sentinel/state"
 STATESTREAM = "hastate"
+# Our run's `mqtt.camera_timeout`: short, so a camera is seen going offline.
+CAMERA_TIMEOUT = 3
+# The camera that posts the same plate twice (a device of its own, so the
+# vendor comparison is untouched): from 127.0.0.1.
+REPEAT_CAMERA = "Repeat Gate"
+REPEAT_PLATE = "RPT 2020"
 
 
 def free_port():
@@ -74,6 +88,63 @@ def sentinel_post():
             b'<smartType type="openAlramObj">VSD</smartType>'
             b'<currentTime type="tint64">1</currentTime>'
             b'<deviceName type="string"><![CDATA[Capture Sentinel]]></deviceName></config>\n')
+
+
+def repeat_post(plate):
+    return (b'<?xml version="1.0" encoding="UTF-8"?>\n'
+            b'<config version="1.7" xmlns="http://www.ipc.com/ver10">'
+            b'<smartType type="openAlramObj">VEHICE</smartType>'
+            b'<currentTime type="tint64">1767612345678901</currentTime>'
+            b'<deviceName type="string"><![CDATA[' + REPEAT_CAMERA.encode() + b']]></deviceName>'
+            b'<listInfo type="list" count="1"><item>'
+            b'<plateNumber type="string"><![CDATA[' + plate.encode() + b']]></plateNumber>'
+            b'<vehicleListType type="string">whiteList</vehicleListType>'
+            b'</item></listInfo></config>\n')
+
+
+def check_additions(rec, bridge_port, alive):
+    """Our additions, as Home Assistant sees them (statestream): the same
+    plate twice fires the event entity twice; the camera's connectivity goes
+    `on`, then `off` after CAMERA_TIMEOUT s of silence. Returns the figures;
+    exits on a failure."""
+    slug = REPEAT_CAMERA.lower().replace(" ", "_")
+    event_state = f"{STATESTREAM}/event/viewtron_{slug}_license_plate_event/state"
+    event_type = f"{STATESTREAM}/event/viewtron_{slug}_license_plate_event/event_type"
+    plate_state = f"{STATESTREAM}/sensor/viewtron_{slug}_license_plate/state"
+    online = f"{STATESTREAM}/binary_sensor/viewtron_{slug}_connectivity/state"
+
+    def values(topic):
+        return [p.decode("utf-8", "replace") for _, t, p in rec.snapshot() if t == topic]
+
+    def fired():
+        return [v for v in values(event_state) if v not in ("unknown", "unavailable")]
+
+    for n in (1, 2):
+        post(bridge_port, repeat_post(REPEAT_PLATE))
+        last_post = time.monotonic()
+        wait_for(f"Home Assistant's event entity to fire {n} time(s)", lambda: len(fired()) >= n, 60, alive)
+    events = fired()
+    types = [json.loads(v) for v in values(event_type)]
+    plates = sorted(set(values(plate_state)) - {"unknown", "unavailable"})
+    if len(events) != 2 or len(set(events)) != 2 or types[-2:] != ["allowed", "allowed"]:
+        sys.exit(f"home-assistant: the same plate twice: event states {events}, types {types}")
+    print(f"home-assistant: the same plate twice: event entity fired {len(events)} times "
+          f"({', '.join(events)}), event_type {types[-2:]}; the vendor's plate sensor: {plates}",
+          file=sys.stderr)
+    wait_for("the camera's connectivity on in Home Assistant", lambda: "on" in values(online), 30, alive)
+    wait_for("the camera's connectivity off in Home Assistant",
+             lambda: values(online)[-1:] == ["off"], 30 + CAMERA_TIMEOUT, alive)
+    off_after = time.monotonic() - last_post
+    if off_after < CAMERA_TIMEOUT - 0.5:
+        sys.exit(f"home-assistant: offline after {off_after:.1f} s, before the {CAMERA_TIMEOUT} s timeout")
+    print(f"home-assistant: connectivity in Home Assistant: {' -> '.join(values(online))}; "
+          f"off {off_after:.1f} s after the last post (camera_timeout {CAMERA_TIMEOUT} s)", file=sys.stderr)
+    return {
+        "repeat_plate": {"posts": 2, "event_states": events, "event_types": types[-2:],
+                         "plate_sensor_states": plates},
+        "connectivity": {"states": values(online), "off_after_s": round(off_after, 1),
+                         "camera_timeout_s": CAMERA_TIMEOUT},
+    }
 
 
 class Recorder:
@@ -214,7 +285,7 @@ def main():
         env.update(TZ="UTC", PYTHONUNBUFFERED="1")
         bridge_log = open(os.path.join(work, "bridge.log"), "w")
         if args.ours:
-            config += "server:\n  bind: 127.0.0.1\n"
+            config += f"  camera_timeout: {CAMERA_TIMEOUT}\n" + "server:\n  bind: 127.0.0.1\n"
             with open(os.path.join(bridge_dir, "config.yaml"), "w") as f:
                 f.write(config)
             cmd = [args.ours, "--config", os.path.join(bridge_dir, "config.yaml")]
@@ -275,6 +346,12 @@ def main():
 
         wait_for("a state for every discovered entity", lambda: counts()[1] >= counts()[0], 120, ha_alive)
 
+        def both_alive():
+            bridge_alive()
+            ha_alive()
+
+        additions = check_additions(rec, bridge_port, both_alive) if args.ours else None
+
         # -- stop: HA writes its registries on the way out
         bridge.send_signal(signal.SIGTERM)
         hass.send_signal(signal.SIGTERM)
@@ -305,6 +382,7 @@ def main():
             entities.append({
                 "entity_id": e["entity_id"],
                 "unique_id": e["unique_id"],
+                "device_id": e.get("device_id"),
                 "name": e.get("original_name"),
                 "device_class": e.get("original_device_class"),
                 "icon": e.get("original_icon"),
@@ -331,6 +409,7 @@ def main():
                  for d in devices["data"]["devices"] if any(i[0] == "mqtt" for i in d["identifiers"])),
                 key=lambda d: d["name"] or ""),
             "mqtt_log_problems": problems,
+            "additions": additions,
             "ha_version": open(os.path.join(ha_dir, ".HA_VERSION")).read().strip(),
             "run_date": time.strftime("%Y-%m-%d", time.gmtime()),
         }

@@ -44,25 +44,9 @@ pub fn configs(
     category: &str,
 ) -> Vec<Message> {
     let base = format!("{}/{camera_id}", naming.topic_prefix);
-    let device = json!({
-        "identifiers": [format!("viewtron_{camera_id}")],
-        "name": display_name(camera_name, camera_ip),
-        "manufacturer": "Viewtron",
-        "model": "IP Camera",
-        "configuration_url": configuration_url(camera_ip),
-    });
+    let device = device(camera_id, camera_name, camera_ip);
     // Built as maps in the vendor's key order, availability appended.
-    let entity = |pairs: Vec<(&str, Value)>| -> Object {
-        let mut map = Object::default();
-        for (k, v) in pairs {
-            map.insert(k, v);
-        }
-        map.insert("device", device.clone());
-        map.insert("availability_topic", naming.availability_topic.as_str());
-        map.insert("payload_available", "online");
-        map.insert("payload_not_available", "offline");
-        map
-    };
+    let entity = |pairs: Vec<(&str, Value)>| entity_object(naming, &device, pairs);
     let state = |cat: &str| format!("{base}/{cat}");
     let attributes = "{{ value_json | tojson }}";
     let expire = naming.expire_after;
@@ -171,14 +155,62 @@ pub fn configs(
     configs
         .into_iter()
         .map(|(component, object, config)| Message {
-            topic: format!(
-                "{}/{component}/{camera_id}/{object}/config",
-                naming.discovery_prefix
-            ),
+            topic: config_topic(naming, component, camera_id, object),
             payload: config.to_bytes(),
             retain: true,
         })
         .collect()
+}
+
+/// The vendor's device block of a camera: every entity of a camera id names
+/// the same device, so Home Assistant shows them together (ours included).
+pub fn device(camera_id: &str, camera_name: Option<&str>, camera_ip: IpAddr) -> Value {
+    json!({
+        "identifiers": [format!("viewtron_{camera_id}")],
+        "name": display_name(camera_name, camera_ip),
+        "manufacturer": "Viewtron",
+        "model": "IP Camera",
+        "configuration_url": configuration_url(camera_ip),
+    })
+}
+
+/// An entity's config: `pairs` in order, then the device block and this
+/// bridge's availability.
+fn entity_object(naming: &Naming, device: &Value, pairs: Vec<(&str, Value)>) -> Object {
+    let mut map = Object::default();
+    for (k, v) in pairs {
+        map.insert(k, v);
+    }
+    map.insert("device", device.clone());
+    map.insert("availability_topic", naming.availability_topic.as_str());
+    map.insert("payload_available", "online");
+    map.insert("payload_not_available", "offline");
+    map
+}
+
+/// One of our own entities (not the vendor's) on a camera's device: its
+/// retained discovery config at `<prefix>/<component>/<camera id>/<object>/config`.
+pub fn our_entity(
+    naming: &Naming,
+    device: &Value,
+    component: &str,
+    camera_id: &str,
+    object: &str,
+    pairs: Vec<(&str, Value)>,
+) -> Message {
+    Message {
+        topic: config_topic(naming, component, camera_id, object),
+        payload: entity_object(naming, device, pairs).to_bytes(),
+        retain: true,
+    }
+}
+
+/// `<discovery prefix>/<component>/<camera id>/<object>/config`.
+pub fn config_topic(naming: &Naming, component: &str, camera_id: &str, object: &str) -> String {
+    format!(
+        "{}/{component}/{camera_id}/{object}/config",
+        naming.discovery_prefix
+    )
 }
 
 /// `http://<ip>`, with brackets for IPv6 (the vendor leaves them out, which

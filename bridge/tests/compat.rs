@@ -19,9 +19,13 @@
 //! - every webhook it sent, we send to the same path with the same JSON;
 //! - every topic it left retained on the broker, we leave retained.
 //!
-//! Extra topics, keys and messages are allowed (that is where our additions
-//! live); a difference prints one readable line per message. Deliberate
-//! differences (vendor bugs we do not copy) are listed in the README.
+//! Extra keys and messages are allowed (that is where our additions live);
+//! a topic the vendor never used must be one of ours, named kind by kind in
+//! `compat_support/ours.rs` (availability, event entities, connectivity, the
+//! vendor's shapes for posts it ignores), and those messages are checked
+//! for what they are. A difference prints one readable line per message.
+//! Deliberate differences (vendor bugs we do not copy) are listed in the
+//! README.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -33,6 +37,7 @@ use serde_json::Value;
 
 mod compat_support;
 use compat_support::diff::{diff_json, diff_message, rules};
+use compat_support::ours::{self, Ours};
 use compat_support::*;
 
 /// How long one post's messages may take to arrive before we call them missing
@@ -191,11 +196,25 @@ fn vendor_topics_keys_retain_and_webhooks_are_reproduced() {
         .iter()
         .filter(|t| !vendor_topics.contains(t.as_str()))
         .collect();
+    let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+    for topic in &extra {
+        match ours::kind(topic) {
+            Some(kind) => *kinds.entry(kind).or_default() += 1,
+            None => report.add(
+                "topics beyond the vendor's",
+                format!("{topic}: not one of ours (compat_support/ours.rs)"),
+            ),
+        }
+    }
+    let (problems, counts) = std::mem::take(&mut pools.ours).finish();
+    for problem in problems {
+        report.add("our additions", problem);
+    }
     eprintln!(
-        "compat: {} posts replayed; {} topics beyond the vendor's (allowed): {:?}",
+        "compat: {} posts replayed; {} topics beyond the vendor's, by kind: {kinds:?}; \
+         our additions' messages by kind: {counts:?}",
         posts.len(),
         extra.len(),
-        extra
     );
     report.finish(&log_path);
 }
@@ -235,6 +254,8 @@ struct Pools {
     mqtt: Vec<Message>,
     webhooks: Vec<Hook>,
     all_topics: BTreeSet<String>,
+    /// Our additions, checked as they arrive.
+    ours: Ours,
     /// A deadline passed with something still unmatched.
     missed: bool,
 }
@@ -337,6 +358,7 @@ impl Pools {
             mqtt: Vec::new(),
             webhooks: Vec::new(),
             all_topics: BTreeSet::new(),
+            ours: Ours::default(),
             missed: false,
         }
     }
@@ -356,6 +378,7 @@ impl Pools {
     }
 
     fn add(&mut self, m: Message) {
+        self.ours.check(&m);
         self.all_topics.insert(m.topic.clone());
         self.mqtt.push(m);
     }

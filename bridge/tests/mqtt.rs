@@ -266,13 +266,14 @@ fn home_assistant_birth_republishes_every_discovery_config() {
         t.sort();
         t
     };
-    // Four LPR entities and one face entity (the two events may be handled
-    // in either order).
-    while configs(&sub.seen).len() < 5 {
+    // The vendor's four LPR entities and one face entity, and ours: an
+    // event entity per camera and category, connectivity and last seen per
+    // camera (the two events may be handled in either order).
+    while configs(&sub.seen).len() < 11 {
         sub.expect_where("a discovery config", |m| m.topic.ends_with("/config"));
     }
     let first = configs(&sub.seen);
-    assert_eq!(first.len(), 5, "{first:?}");
+    assert_eq!(first.len(), 11, "{first:?}");
 
     // Home Assistant restarted with an empty registry: it announces itself.
     sub.publish("homeassistant/status", "online", false);

@@ -183,3 +183,34 @@ fn queue_bounds_and_first_state_delay_have_defaults_and_limits() {
         assert!(e.contains(key) && !e.contains('\n'), "{bad}: {e}");
     }
 }
+
+#[test]
+fn event_entities_camera_timeout_and_state_dir() {
+    let c = parse_with_env("mqtt: {enabled: true}\n", &[]).unwrap();
+    assert_eq!(c.state_dir, Path::new("/etc/viewtron/state"));
+    let m = c.mqtt.expect("mqtt on");
+    assert!(m.event_entities);
+    assert_eq!(m.camera_timeout, Some(Duration::from_secs(90)));
+    let text = "state_dir: st\nmqtt: {enabled: true, event_entities: false, camera_timeout: 0}\n";
+    let c = parse_with_env(text, &[("STATE_DIRECTORY", "/var/lib/x")]).unwrap();
+    assert_eq!(c.state_dir, Path::new("/etc/viewtron/st"));
+    let m = c.mqtt.expect("mqtt on");
+    assert!(!m.event_entities);
+    assert_eq!(m.camera_timeout, None);
+    // systemd's StateDirectory= (the first of several).
+    let env = [("STATE_DIRECTORY", "/var/lib/viewtron-bridge:/var/lib/other")];
+    let c = parse_with_env("mqtt: {enabled: true, camera_timeout: 1.5}\n", &env).unwrap();
+    assert_eq!(c.state_dir, Path::new("/var/lib/viewtron-bridge"));
+    let m = c.mqtt.expect("mqtt on");
+    assert_eq!(m.camera_timeout, Some(Duration::from_millis(1500)));
+    for bad in [
+        "camera_timeout: 0.5",
+        "camera_timeout: -1",
+        "camera_timeout: 86401",
+    ] {
+        let e = parse_with_env(&format!("mqtt: {{enabled: true, {bad}}}\n"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("mqtt.camera_timeout"), "{bad}: {e}");
+    }
+}

@@ -278,6 +278,18 @@ impl Mqtt {
         (until > now).then_some(until)
     }
 
+    /// Forgets the discovery configs of a camera and `category` (no longer
+    /// republished) and queues `messages` (usually their deletion: empty
+    /// retained configs), under the memo's lock, so no republishing of them
+    /// can follow the deletion.
+    pub fn forget(&self, camera_id: &str, category: &str, messages: Vec<Message>) {
+        let mut memo = lock(&self.shared.memo);
+        memo.remove(&(camera_id.to_owned(), category.to_owned()));
+        for message in messages {
+            self.send(message);
+        }
+    }
+
     /// Whether the broker connection is up.
     pub fn connected(&self) -> bool {
         lock(&self.shared.gate).is_some()

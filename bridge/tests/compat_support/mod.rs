@@ -5,6 +5,7 @@
 #[path = "../support/base.rs"]
 mod base;
 pub mod diff;
+pub mod ours;
 
 use std::collections::BTreeSet;
 use std::fs;
