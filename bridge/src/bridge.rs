@@ -6,20 +6,26 @@
 //! also does before publishing, because the payload carries their paths.
 //!
 //! Order per event, as the vendor: discovery (first event of a camera and
-//! category), state, overview image, target image; then the webhook.
+//! category), state, overview image, target image; then ours: the event
+//! entity's message (`events`) and the camera's connectivity (`presence`);
+//! then the webhook.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use viewtron::{Category, Event};
 
+use crate::config::Config;
 use crate::dedup::Dedup;
 use crate::discovery::{self, Message, Naming};
+use crate::events;
 use crate::images::Images;
 use crate::mqtt::Mqtt;
+use crate::page::Board;
 use crate::payload::State;
+use crate::presence::Presence;
 use crate::webhook::Webhooks;
 
 /// The outputs, each optional as configured.
@@ -31,6 +37,33 @@ pub struct Bridge {
     pub images: Option<Images>,
     pub dedup: Option<Dedup>,
     pub counters: Counters,
+    /// Our Home Assistant entities beyond the vendor's.
+    pub ours: Additions,
+    /// The installer's page (`page:`), when on.
+    pub page: Option<Arc<Board>>,
+}
+
+/// Our Home Assistant entities beyond the vendor's (MQTT only).
+#[derive(Debug, Default)]
+pub struct Additions {
+    /// `mqtt.event_entities`: an `event` entity per camera and category.
+    pub event_entities: bool,
+    /// `mqtt.camera_timeout`: connectivity and last-seen entities.
+    pub presence: Option<Presence>,
+}
+
+impl Additions {
+    pub fn new(config: &Config) -> Additions {
+        let Some(m) = &config.mqtt else {
+            return Additions::default();
+        };
+        Additions {
+            event_entities: m.event_entities,
+            presence: m
+                .camera_timeout
+                .map(|timeout| Presence::new(timeout, Some(&config.state_dir))),
+        }
+    }
 }
 
 /// What the bridge did with events, for `/metrics`.
@@ -71,6 +104,9 @@ impl Bridge {
         }
         let overview = self.decode(event.source_image_bytes());
         let target = self.decode(event.target_image_bytes());
+        if let Some(page) = &self.page {
+            page.record(event, ip, &state, [overview.as_deref(), target.as_deref()]);
+        }
         if let Some(images) = &self.images {
             for (key, kind, bytes) in [
                 ("overview_image", "overview", &overview),
@@ -91,19 +127,24 @@ impl Bridge {
             let id = state.camera_id.as_str();
             // A new entity's first state waits until Home Assistant has had
             // time to subscribe to it (see `mqtt`), on the publisher thread.
+            let camera_name = state.camera_name.as_deref();
             let hold = mqtt.discover(id, cat, || {
-                discovery::configs(naming, id, state.camera_name.as_deref(), ip, cat)
+                let mut configs = discovery::configs(naming, id, camera_name, ip, cat);
+                if self.ours.event_entities {
+                    configs.extend(events::config(naming, id, camera_name, ip, cat));
+                }
+                configs
             });
             let base = format!("{}/{id}", naming.topic_prefix);
             // Retained for LPR only, as the vendor: the last plate survives
             // a Home Assistant restart; motion-like sensors do not replay.
             let retain = category == Category::Lpr;
-            let state = Message {
+            let message = Message {
                 topic: format!("{base}/{cat}"),
                 payload: payload.clone(),
                 retain,
             };
-            mqtt.send_event(state, false, hold);
+            mqtt.send_event(message, false, hold);
             for (name, bytes) in [("overview_image", overview), ("target_image", target)] {
                 if let Some(bytes) = bytes {
                     let image = Message {
@@ -113,6 +154,14 @@ impl Bridge {
                     };
                     mqtt.send_event(image, true, hold);
                 }
+            }
+            if self.ours.event_entities {
+                if let Some(message) = events::message(naming, event, &state) {
+                    mqtt.send_event(message, false, hold);
+                }
+            }
+            if let Some(presence) = &self.ours.presence {
+                presence.learn(mqtt, naming, ip, id, camera_name);
             }
         }
         if let Some(webhooks) = &self.webhooks {
@@ -147,6 +196,35 @@ impl Bridge {
                 None
             }
         }
+    }
+
+    /// Waits until `server` has stopped, watching the cameras' connectivity
+    /// meanwhile (when it is on): the library's per-address last post,
+    /// keepalives included, read every second on a thread of its own.
+    pub fn wait(&self, server: &viewtron::Server) {
+        let (Some(presence), Some(mqtt), Some(naming)) =
+            (&self.ours.presence, &self.mqtt, &self.naming)
+        else {
+            server.wait();
+            return;
+        };
+        let stop = server.shutdown_handle();
+        std::thread::scope(|scope| {
+            let watcher = std::thread::Builder::new()
+                .name("presence".into())
+                .spawn_scoped(scope, || {
+                    presence.watch(
+                        mqtt,
+                        naming,
+                        || server.stats().cameras,
+                        || stop.is_shutdown(),
+                    )
+                });
+            if let Err(e) = watcher {
+                log::warn!("cannot watch the cameras' connectivity: {e}");
+            }
+            server.wait();
+        });
     }
 
     /// `/healthz`: serving (we are answering) and, when MQTT is on, connected.

@@ -6,7 +6,8 @@
 //! `bridge/README.md` for everything it adds.
 //!
 //! Exit status: 0 after a clean stop, 1 when the port cannot be bound, 2 on a
-//! usage or configuration error (one line on standard error).
+//! usage or configuration error (one line on standard error). `--health`
+//! exits 0 when the running bridge answers `/healthz` with 200, 1 otherwise.
 
 #![forbid(unsafe_code)]
 
@@ -14,10 +15,14 @@ mod bridge;
 mod config;
 mod dedup;
 mod discovery;
+mod events;
+mod health;
 mod images;
 mod metrics;
 mod mqtt;
+mod page;
 mod payload;
+mod presence;
 mod tls;
 mod webhook;
 
@@ -55,6 +60,21 @@ struct Cli {
     #[arg(long)]
     check: bool,
 
+    /// Ask the running bridge's GET /healthz (the port and address from the
+    /// same configuration and variables as a normal start) and exit: 0 on
+    /// 200, 1 otherwise with one line on standard error. For container
+    /// health checks: no shell or curl needed.
+    #[arg(long, conflicts_with = "check")]
+    health: bool,
+
+    /// Run as the Home Assistant app: read the options the Supervisor wrote
+    /// (default /data/options.json; also used without this flag when that
+    /// file exists and ./config.yaml does not) and ask the Supervisor for
+    /// the MQTT broker when they leave it empty or `auto`.
+    #[arg(long, value_name = "OPTIONS", num_args = 0..=1,
+          default_missing_value = config::APP_OPTIONS, conflicts_with = "config")]
+    app: Option<PathBuf>,
+
     /// Log more (debug level, the library's log included); RUST_LOG overrides.
     #[arg(long, short)]
     verbose: bool,
@@ -63,11 +83,15 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let source = match cli.config {
-        Some(path) => config::Source::File(path),
-        None => config::Source::Default,
+    let source = match (cli.config, cli.app) {
+        (Some(path), _) => config::Source::File(path),
+        (None, Some(options)) => config::Source::App(options),
+        (None, None) => config::Source::Default,
     };
     let env = |name: &str| std::env::var(name).ok();
+    if cli.health {
+        return health::run(&source, env);
+    }
     if cli.check {
         return match config::check(&source, env) {
             Ok(report) => {
@@ -106,7 +130,7 @@ fn run(config: config::Config) -> ExitCode {
         }
     };
     let (on_event, metrics, health) = (bridge.clone(), bridge.clone(), bridge.clone());
-    let built = server_builder(&config)
+    let built = page::serve(server_builder(&config), bridge.page.clone())
         .on_event(move |event, ip| on_event.on_event(&event, ip))
         .on_connect(|ip| log::info!("Camera connected: {ip}"))
         .page("/metrics", move |stats| {
@@ -146,7 +170,7 @@ fn run(config: config::Config) -> ExitCode {
         }
         Err(e) => log::warn!("cannot watch for signals: {e}"),
     }
-    server.wait();
+    bridge.wait(&server);
     drop(server);
     stop_outputs(&bridge);
     log::info!("stopped");
@@ -197,6 +221,13 @@ fn start_outputs(config: &config::Config) -> std::io::Result<Bridge> {
         images,
         dedup: config.dedup.map(dedup::Dedup::new),
         counters: bridge::Counters::default(),
+        ours: bridge::Additions::new(config),
+        page: config.page.map(|p| {
+            Arc::new(page::Board::new(page::Settings {
+                quiet_after: p.quiet_after,
+                pictures: p.pictures,
+            }))
+        }),
     })
 }
 
@@ -257,6 +288,13 @@ fn banner(config: &config::Config, server: &viewtron::Server) {
         server.url().trim_end_matches('/').to_owned() + "/",
         server.url().trim_end_matches('/').to_owned() + "/"
     );
+    if let Some(p) = &config.page {
+        let quiet = p.quiet_after.as_secs_f64();
+        log::info!("installer page:    {} (quiet after {quiet}s)", server.url());
+        if config.server.allow.is_empty() {
+            log::warn!("the installer page shows plates and pictures to anyone who reaches this port: list who may under server.allow");
+        }
+    }
 }
 /// The library server with the `server:` settings applied.
 fn server_builder(config: &config::Config) -> viewtron::ServerBuilder {

@@ -50,6 +50,8 @@ here=$root/deploy/balancer
 
 say() { echo "balancer-test: $*"; }
 skip() {
+    # Under CI a skip would pass what was never tried: fail instead.
+    [ -z "${CI:-}" ] || { say "FAIL (CI is set, no skipping): $*"; exit 1; }
     say "SKIP: $*"
     exit 0
 }

@@ -21,9 +21,20 @@ pub(super) struct File {
     pub(super) image_retention_days: Option<f64>,
     pub(super) image_max_mb: Option<f64>,
     pub(super) dedup_seconds: Option<f64>,
+    pub(super) state_dir: Option<PathBuf>,
     pub(super) mqtt: Option<MqttFile>,
     pub(super) home_assistant: Option<HomeAssistantFile>,
     pub(super) server: Option<ServerFile>,
+    pub(super) page: Option<PageFile>,
+}
+
+/// `page:`, the installer's page (ours).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PageFile {
+    pub(super) enabled: Option<bool>,
+    pub(super) quiet_after: Option<f64>,
+    pub(super) pictures: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -41,6 +52,8 @@ pub(super) struct MqttFile {
     pub(super) queue_capacity: Option<usize>,
     pub(super) queue_max_mb: Option<f64>,
     pub(super) first_state_delay: Option<f64>,
+    pub(super) event_entities: Option<bool>,
+    pub(super) camera_timeout: Option<f64>,
     pub(super) tls: Option<TlsFile>,
 }
 

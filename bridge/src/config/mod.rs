@@ -23,6 +23,7 @@
 //! image_retention_days: 30   # ours: delete saved images older than this
 //! image_max_mb: 500          # ours: keep the image folder under this size
 //! dedup_seconds: 10          # ours: same camera + plate within 10 s published once
+//! state_dir: state           # ours: the camera list (default $STATE_DIRECTORY, else state/ by the config file)
 //! mqtt:
 //!   enabled: true
 //!   broker: localhost        # env MQTT_BROKER
@@ -36,6 +37,8 @@
 //!   queue_capacity: 10000             # ours: messages held while the broker is away or slow
 //!   queue_max_mb: 64                  # ours: ... and their bytes at most
 //!   first_state_delay: 1              # ours: seconds a new entity's first state waits
+//!   event_entities: true              # ours: Home Assistant event entities
+//!   camera_timeout: 90                # ours: connectivity off after this many silent seconds (0: no entities)
 //! home_assistant:
 //!   url: http://localhost:8123
 //!   webhooks: {lpr: viewtron-lpr, all: viewtron-all}
@@ -54,8 +57,13 @@
 //!   trusted_proxies: [127.0.0.1]   # believe X-Forwarded-For from these (nginx in front)
 //!   paths: [/API]
 //!   basic_auth: {username: camera, password: secret}
+//! page:                      # ours: the installer's page at GET / (off by default)
+//!   enabled: true
+//!   quiet_after: 90          # seconds without a post or keepalive: shown quiet
+//!   pictures: true           # keep and show the latest events' pictures
 //! ```
 
+mod app;
 mod docker;
 mod error;
 mod file;
@@ -75,13 +83,38 @@ pub use error::ConfigError;
 use file::{read_file, File};
 pub use report::Report;
 pub use secret::{webhook_id_hint, webhook_url_hint, Secret};
-pub use settings::{Config, Mqtt, ServerOptions, Source, Webhooks, WEBHOOK_KEYS};
+pub use settings::{Config, Mqtt, PageOptions, ServerOptions, Source, Webhooks, WEBHOOK_KEYS};
 
 /// Reads and checks the configuration; `env` looks up environment variables.
 pub fn load(source: &Source, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
     let env = |name: &str| env(name).filter(|v| !v.is_empty());
     let read = read(source, &env)?;
+    let env = read.variables(&env);
     resolve(read.file, read.origin, &read.base, &env)
+}
+
+/// Where the bridge listens (bind address, port), for `--health`: what
+/// [`load`] would give, but without asking the Supervisor anything in app
+/// mode, where the health check runs every 30 s and needs the port alone.
+pub fn listen_addr(
+    source: &Source,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<(IpAddr, u16), ConfigError> {
+    let options = match source {
+        Source::App(path) => Some(path.clone()),
+        Source::Default
+            if !Path::new("config.yaml").exists() && Path::new(APP_OPTIONS).exists() =>
+        {
+            Some(PathBuf::from(APP_OPTIONS))
+        }
+        _ => None,
+    };
+    if let Some(path) = options {
+        let port = app::bridge_port(&app::read_options(&path)?);
+        return Ok((IpAddr::V6(Ipv6Addr::UNSPECIFIED), port));
+    }
+    let config = load(source, env)?;
+    Ok((config.server.bind, config.bridge_port))
 }
 
 /// [`load`], for `--check`: the same errors, and on success what the
@@ -91,6 +124,7 @@ pub fn check(source: &Source, env: impl Fn(&str) -> Option<String>) -> Result<Re
     let env = |name: &str| env(name).filter(|v| !v.is_empty());
     let read = read(source, &env)?;
     let written = read.file.clone();
+    let env = read.variables(&env);
     let config = resolve(read.file, read.origin, &read.base, &env)?;
     let env_set: Vec<&'static str> = ENV_VARS.into_iter().filter(|v| env(v).is_some()).collect();
     Ok(report::build(&written, read.docker, &env_set, &config))
@@ -105,6 +139,26 @@ struct Read {
     base: PathBuf,
     /// No file: `file` is what the Docker image's start script writes.
     docker: bool,
+    /// The Home Assistant app's options: the Docker variables do not apply
+    /// (the image may set them; the options are what the user chose).
+    app: bool,
+}
+
+impl Read {
+    /// The environment as the configuration sees it.
+    fn variables<'a>(
+        &self,
+        env: &'a dyn Fn(&str) -> Option<String>,
+    ) -> impl Fn(&str) -> Option<String> + 'a {
+        let app = self.app;
+        move |name: &str| {
+            if app && ENV_VARS.contains(&name) {
+                None
+            } else {
+                env(name)
+            }
+        }
+    }
 }
 
 fn read(source: &Source, env: &dyn Fn(&str) -> Option<String>) -> Result<Read, ConfigError> {
@@ -114,20 +168,26 @@ fn read(source: &Source, env: &dyn Fn(&str) -> Option<String>) -> Result<Read, C
             origin,
             base: parent(path),
             docker: false,
+            app: false,
         })
     };
     match source {
         Source::File(path) => from_file(path, path.display().to_string()),
+        Source::App(path) => from_app(path, env),
         Source::Default => {
             let path = Path::new("config.yaml");
+            let options = Path::new(APP_OPTIONS);
             if path.exists() {
                 from_file(path, "config.yaml".to_owned())
+            } else if options.exists() {
+                from_app(options, env)
             } else if ENV_VARS.iter().any(|v| env(v).is_some()) {
                 Ok(Read {
                     file: docker_defaults(),
                     origin: "environment (Docker image defaults)".to_owned(),
                     base: cwd()?,
                     docker: true,
+                    app: false,
                 })
             } else {
                 Err(ConfigError::new(
@@ -135,6 +195,54 @@ fn read(source: &Source, env: &dyn Fn(&str) -> Option<String>) -> Result<Read, C
                      (or set MQTT_BROKER etc. as for the vendor's Docker image)",
                 ))
             }
+        }
+    }
+}
+
+/// Where the Supervisor writes a Home Assistant app's options.
+pub const APP_OPTIONS: &str = "/data/options.json";
+
+/// The app's options, with the broker asked of the Supervisor when they
+/// leave it to it (`SUPERVISOR_TOKEN` is set in every app; the base URL can
+/// be changed with `VIEWTRON_SUPERVISOR_URL`, for tests).
+fn from_app(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Read, ConfigError> {
+    let options = app::read_options(path)?;
+    // Asked only when the options leave the broker (or its login) to the
+    // Supervisor; when it cannot answer, the error about the broker says so.
+    let service = || {
+        let base = env("VIEWTRON_SUPERVISOR_URL").unwrap_or_else(|| "http://supervisor".to_owned());
+        let Some(token) = env("SUPERVISOR_TOKEN") else {
+            log::debug!("no SUPERVISOR_TOKEN: the Supervisor cannot be asked for the MQTT broker");
+            return None;
+        };
+        app::ask_supervisor(&base, &token)
+            .map_err(|e| log::debug!("{e}"))
+            .ok()
+            .flatten()
+    };
+    let mut file = app::to_file(options, &service)?;
+    app_page(&mut file);
+    Ok(Read {
+        file,
+        origin: format!("Home Assistant app options ({})", path.display()),
+        base: parent(path),
+        docker: false,
+        app: true,
+    })
+}
+
+/// Home Assistant's ingress proxy: the Supervisor, on its own network.
+pub const INGRESS_PROXY: &str = "172.30.32.2";
+
+/// In the app the installer's page is on, opened through ingress (Home
+/// Assistant's login in front); a non-empty `allow` (the cameras'
+/// networks) must then admit the ingress proxy too.
+fn app_page(file: &mut File) {
+    let page = file.page.get_or_insert_with(file::PageFile::default);
+    page.enabled = Some(true);
+    if let Some(allow) = file.server.as_mut().and_then(|s| s.allow.as_mut()) {
+        if !allow.iter().any(|a| a == INGRESS_PROXY) {
+            allow.push(INGRESS_PROXY.to_owned());
         }
     }
 }
@@ -234,6 +342,18 @@ fn resolve(
             }
             None => Duration::from_secs(1),
         };
+        let camera_timeout = match m.camera_timeout {
+            Some(0.0) => None,
+            Some(s) if s.is_finite() && (1.0..=86_400.0).contains(&s) => {
+                Some(Duration::from_secs_f64(s))
+            }
+            Some(s) => {
+                return Err(ConfigError::new(format!(
+                    "mqtt.camera_timeout: must be 0 (off) or between 1 and 86400 seconds, not {s}"
+                )))
+            }
+            None => Some(Duration::from_secs(90)),
+        };
         let tls = m.tls.map(|t| tls_files(t, base)).transpose()?;
         let discovery_prefix =
             topic_part("mqtt.discovery_prefix", m.discovery_prefix, "homeassistant")?;
@@ -260,6 +380,8 @@ fn resolve(
             queue_capacity,
             queue_max_bytes,
             first_state_delay,
+            event_entities: m.event_entities.unwrap_or(true),
+            camera_timeout,
             tls,
         })
     } else {
@@ -343,6 +465,31 @@ fn resolve(
         basic_auth: s.basic_auth.map(|a| (a.username, a.password)),
     };
 
+    // systemd's StateDirectory= says where (its first folder), else next to
+    // the configuration, as image_dir.
+    let state_dir = match (file.state_dir, env("STATE_DIRECTORY")) {
+        (Some(dir), _) => base.join(dir),
+        (None, Some(dirs)) => PathBuf::from(dirs.split(':').next().unwrap_or_default()),
+        (None, None) => base.join("state"),
+    };
+    let p = file.page.unwrap_or_default();
+    let page = if p.enabled.unwrap_or(false) {
+        let quiet_after = match p.quiet_after {
+            Some(s) if s.is_finite() && (1.0..=86_400.0).contains(&s) => Duration::from_secs_f64(s),
+            Some(s) => {
+                return Err(ConfigError::new(format!(
+                    "page.quiet_after: must be between 1 and 86400 seconds, not {s}"
+                )))
+            }
+            None => Duration::from_secs(90),
+        };
+        Some(PageOptions {
+            quiet_after,
+            pictures: p.pictures.unwrap_or(true),
+        })
+    } else {
+        None
+    };
     Ok(Config {
         source,
         bridge_port,
@@ -351,9 +498,11 @@ fn resolve(
         image_retention,
         image_max_bytes,
         dedup,
+        state_dir,
         mqtt,
         webhooks,
         server,
+        page,
     })
 }
 

@@ -24,7 +24,7 @@
 
 use std::fmt;
 
-use super::file::{File, HomeAssistantFile, MqttFile, ServerFile};
+use super::file::{File, HomeAssistantFile, MqttFile, PageFile, ServerFile};
 use super::secret::{webhook_id_hint, Secret};
 use super::settings::Config;
 
@@ -102,6 +102,8 @@ pub(super) fn build(
     rows.home_assistant(file.home_assistant.as_ref().unwrap_or(&none), config);
     let none = ServerFile::default();
     rows.server(file.server.as_ref().unwrap_or(&none), config);
+    let none = PageFile::default();
+    rows.page(file.page.as_ref().unwrap_or(&none), config);
     let warnings = warnings(file, &rows, config);
     Report {
         source: config.source.clone(),
@@ -174,6 +176,15 @@ impl Rows<'_> {
         let dedup = file.dedup_seconds;
         let value = number_or(dedup.filter(|s| *s != 0.0), "off");
         self.add("dedup_seconds", value, dedup.is_some());
+        // Only used by the connectivity entities.
+        if config
+            .mqtt
+            .as_ref()
+            .is_some_and(|m| m.camera_timeout.is_some())
+        {
+            let dir = config.state_dir.display();
+            self.add("state_dir", dir, file.state_dir.is_some());
+        }
     }
 
     fn mqtt(&mut self, f: &MqttFile, config: &Config) {
@@ -227,6 +238,14 @@ impl Rows<'_> {
             number_or(delay, "1"),
             delay.is_some(),
         );
+        let written = f.event_entities.is_some();
+        self.add("mqtt.event_entities", m.event_entities, written);
+        let timeout = match (m.camera_timeout, f.camera_timeout) {
+            (None, _) => "0 (off: no connectivity entities)".to_owned(),
+            (Some(_), written) => number_or(written, "90"),
+        };
+        let written = f.camera_timeout.is_some();
+        self.add("mqtt.camera_timeout", timeout, written);
         match &m.tls {
             None => self.add("mqtt.tls", "off (plain MQTT)", false),
             Some(tls) => {
@@ -318,6 +337,16 @@ impl Rows<'_> {
     }
 }
 
+impl Rows<'_> {
+    fn page(&mut self, f: &PageFile, config: &Config) {
+        self.add("page.enabled", config.page.is_some(), f.enabled.is_some());
+        let Some(p) = &config.page else { return };
+        let quiet = number_or(f.quiet_after, "90");
+        self.add("page.quiet_after", quiet, f.quiet_after.is_some());
+        self.add("page.pictures", p.pictures, f.pictures.is_some());
+    }
+}
+
 /// Combinations the loader accepts that would not do what the user wants.
 fn warnings(file: &File, rows: &Rows, config: &Config) -> Vec<String> {
     let mut warnings = Vec::new();
@@ -352,6 +381,8 @@ fn warnings(file: &File, rows: &Rows, config: &Config) -> Vec<String> {
                     ("mqtt.queue_capacity", m.queue_capacity.is_some()),
                     ("mqtt.queue_max_mb", m.queue_max_mb.is_some()),
                     ("mqtt.first_state_delay", m.first_state_delay.is_some()),
+                    ("mqtt.event_entities", m.event_entities.is_some()),
+                    ("mqtt.camera_timeout", m.camera_timeout.is_some()),
                     ("mqtt.tls", m.tls.is_some()),
                 ]
                 .into_iter()
@@ -382,6 +413,22 @@ fn warnings(file: &File, rows: &Rows, config: &Config) -> Vec<String> {
                     .to_owned(),
             );
         }
+    }
+
+    // The library's pages sit behind `allow` only: credentials are checked
+    // for posts (see page/mod.rs).
+    if config.page.is_some() && config.server.allow.is_empty() {
+        let port = config.bridge_port;
+        let auth = if config.server.basic_auth.is_some() {
+            " (server.basic_auth protects the cameras' posts, not the page)"
+        } else {
+            ""
+        };
+        warnings.push(format!(
+            "page.enabled with an empty server.allow: anyone who reaches port {port} sees \
+             the cameras' plates and pictures{auth}; list the cameras' and your networks \
+             under server.allow"
+        ));
     }
 
     if !config.save_images {

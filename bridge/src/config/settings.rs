@@ -27,11 +27,24 @@ pub struct Config {
     pub image_retention: Option<Duration>,
     pub image_max_bytes: Option<u64>,
     pub dedup: Option<Duration>,
+    /// Absolute folder for the bridge's state (`cameras.json`).
+    pub state_dir: PathBuf,
     /// `None` when MQTT is disabled.
     pub mqtt: Option<Mqtt>,
     /// `None` when no webhook is configured.
     pub webhooks: Option<Webhooks>,
     pub server: ServerOptions,
+    /// `page:` the installer's page; `None` when off (the default).
+    pub page: Option<PageOptions>,
+}
+
+/// The installer's page (`page:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageOptions {
+    /// A camera shows as quiet after this long without a post or keepalive.
+    pub quiet_after: Duration,
+    /// Keep and show the events' pictures.
+    pub pictures: bool,
 }
 
 /// The MQTT side.
@@ -51,6 +64,11 @@ pub struct Mqtt {
     /// How long the not-retained messages of a new entity's first events
     /// wait after its discovery config (Home Assistant subscribes late).
     pub first_state_delay: Duration,
+    /// Home Assistant `event` entities next to the vendor's sensors.
+    pub event_entities: bool,
+    /// Connectivity entities: offline after this long without a post;
+    /// `None` (`camera_timeout: 0`) for none.
+    pub camera_timeout: Option<Duration>,
     /// `mqtt.tls`: TLS to the broker, its files checked at load.
     pub tls: Option<crate::tls::TlsFiles>,
 }
@@ -109,7 +127,12 @@ pub struct ServerOptions {
 pub enum Source {
     /// `--config PATH`: the file must exist.
     File(PathBuf),
-    /// No `--config`: `./config.yaml` when it exists; otherwise, when any of
-    /// the Docker image's variables is set, that image's defaults.
+    /// No `--config`: `./config.yaml` when it exists; otherwise the Home
+    /// Assistant app's options when `/data/options.json` exists; otherwise,
+    /// when any of the Docker image's variables is set, that image's
+    /// defaults.
     Default,
+    /// `--app [OPTIONS]`: the Home Assistant app's options (default
+    /// `/data/options.json`), see `config/app.rs`.
+    App(PathBuf),
 }
