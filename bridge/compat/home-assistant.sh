@@ -3,7 +3,7 @@
 # through viewtron-bridge into a real Home Assistant, and a comparison of what
 # Home Assistant made of each.
 #
-#   bash bridge/compat/home-assistant.sh [--vendor PATH] [--out DIR]
+#   bash bridge/compat/home-assistant.sh [--vendor PATH] [--out DIR] [--app]
 #
 # --vendor PATH  the vendor's bridge (checkout of
 #                mikehaldas/viewtron-home-assistant or its viewtron_bridge.py);
@@ -11,6 +11,8 @@
 #                from bridge/tests/golden/home-assistant-vendor.json (written
 #                by the last run that had it).
 # --out DIR      keep both results and both Home Assistant folders there
+# --app          run ours as the Home Assistant app runs it: `--app` with the
+#                vendor's options as the Supervisor writes them (options.json)
 #
 # Passes (exit 0) when every entity the vendor's bridge made Home Assistant
 # create, ours makes it create too, with the same entity id, unique id, name,
@@ -40,10 +42,12 @@ set -euo pipefail
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 vendor=${VENDOR_BRIDGE:-}
 out=
+ours_mode=()
 while [ $# -gt 0 ]; do
     case $1 in
         --vendor) vendor=${2:?--vendor needs a path}; shift 2 ;;
         --out) out=${2:?--out needs a folder}; shift 2 ;;
+        --app) ours_mode=(--app); shift ;;
         -h | --help) usage; exit 0 ;;
         *) echo "home-assistant.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -114,7 +118,7 @@ else
     [ -f "$golden" ] || { say "no --vendor and no $golden"; exit 2; }
     cp "$golden" "$work/vendor.json"
 fi
-run ours --ours "$target_dir/release/viewtron-bridge"
+run ours --ours "$target_dir/release/viewtron-bridge" "${ours_mode[@]}"
 if [ -n "$out" ]; then cp "$work/vendor.json" "$work/ours.json" "$out/"; fi
 
 python3 - "$work/vendor.json" "$work/ours.json" <<'PY'

@@ -224,6 +224,8 @@ def main():
     bridge.add_argument("--ours", help="the viewtron-bridge binary")
     bridge.add_argument("--vendor", nargs=2, metavar=("PYTHON", "SCRIPT"),
                         help="the vendor's venv python and viewtron_bridge.py")
+    ap.add_argument("--app", action="store_true",
+                    help="run ours as the Home Assistant app does: --app with an options.json")
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="viewtron-ha.")
@@ -284,7 +286,20 @@ def main():
                             "MQTT_PASSWORD", "SAVE_IMAGES")}
         env.update(TZ="UTC", PYTHONUNBUFFERED="1")
         bridge_log = open(os.path.join(work, "bridge.log"), "w")
-        if args.ours:
+        if args.ours and args.app:
+            # The vendor's option set as the Supervisor writes it, plus ours
+            # for the connectivity check; no Supervisor here, so the broker is
+            # named (with no login, the bridge would ask the Supervisor for
+            # one: without a token it takes none).
+            options = {"bridge_port": bridge_port, "mqtt_broker": "127.0.0.1",
+                       "mqtt_port": mqtt_port, "mqtt_username": "", "mqtt_password": "",
+                       "save_images": False, "camera_timeout": CAMERA_TIMEOUT}
+            path = os.path.join(bridge_dir, "options.json")
+            with open(path, "w") as f:
+                json.dump(options, f, indent=2)
+            env.pop("SUPERVISOR_TOKEN", None)
+            cmd = [args.ours, "--app", path]
+        elif args.ours:
             config += f"  camera_timeout: {CAMERA_TIMEOUT}\n" + "server:\n  bind: 127.0.0.1\n"
             with open(os.path.join(bridge_dir, "config.yaml"), "w") as f:
                 f.write(config)

@@ -12,6 +12,8 @@
 //! are kept a week, in `/share/viewtron/images`, where the user sees them
 //! and where they survive updates), `allow` (networks the cameras post
 //! from), `basic_auth_username` / `basic_auth_password`, `mqtt_ca_file`
+//! (TLS to the broker), `camera_timeout` (a camera's Connectivity entity
+//! turns off after this many silent seconds; 90)
 //! (TLS to the broker).
 //!
 //! The broker: with `mqtt_broker` empty or `auto`, the Supervisor's
@@ -49,6 +51,7 @@ pub(super) struct Options {
     basic_auth_username: Option<String>,
     basic_auth_password: Option<Secret>,
     mqtt_ca_file: Option<PathBuf>,
+    camera_timeout: Option<f64>,
 }
 
 /// What the Supervisor's services API says of the MQTT broker.
@@ -164,6 +167,7 @@ pub(super) fn to_file(
             }
         }
     }
+    mqtt.camera_timeout = options.camera_timeout;
     if let Some(ca_file) = options.mqtt_ca_file.clone() {
         mqtt.tls = Some(TlsFile {
             ca_file: Some(ca_file),
