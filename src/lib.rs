@@ -166,7 +166,7 @@
 //!   feature stops the build with a `compile_error!` that says so, rather
 //!   than build a server that cannot close a refused connection. Containers
 //!   are Linux: every protection holds there (see [`Protections`]).
-//! - Without it (`default-features = false`), the crate is [`parse`] and the
+//! - Without it (`default-features = false`), the crate is [`parse`](fn@crate::parse) and the
 //!   event types alone, with no tiny_http, crossbeam-channel, socket2,
 //!   rustix or httpdate, for use inside another HTTP framework, in tools or
 //!   in fuzzers, on any platform (CI checks macOS and Windows targets).

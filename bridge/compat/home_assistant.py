@@ -287,17 +287,19 @@ def main():
         env.update(TZ="UTC", PYTHONUNBUFFERED="1")
         bridge_log = open(os.path.join(work, "bridge.log"), "w")
         if args.ours and args.app:
-            # The vendor's option set as the Supervisor writes it, plus ours
-            # for the connectivity check; no Supervisor here, so the broker is
-            # named (with no login, the bridge would ask the Supervisor for
-            # one: without a token it takes none).
+            # The vendor's option set as the Supervisor writes it (images
+            # on, as the vendor's run saves them), plus ours for the
+            # connectivity check; no Supervisor here, so the broker is named
+            # (with no login, the bridge would ask the Supervisor for one:
+            # without a token it takes none), and `share` is a folder here.
             options = {"bridge_port": bridge_port, "mqtt_broker": "127.0.0.1",
                        "mqtt_port": mqtt_port, "mqtt_username": "", "mqtt_password": "",
-                       "save_images": False, "camera_timeout": CAMERA_TIMEOUT}
+                       "save_images": True, "camera_timeout": CAMERA_TIMEOUT}
             path = os.path.join(bridge_dir, "options.json")
             with open(path, "w") as f:
                 json.dump(options, f, indent=2)
             env.pop("SUPERVISOR_TOKEN", None)
+            env["VIEWTRON_SHARE_DIR"] = os.path.join(bridge_dir, "share")
             cmd = [args.ours, "--app", path]
         elif args.ours:
             config += f"  camera_timeout: {CAMERA_TIMEOUT}\n" + "server:\n  bind: 127.0.0.1\n"

@@ -31,7 +31,8 @@ use super::error::ConfigError;
 use super::file::{File, HomeAssistantFile, MqttFile, ServerFile, TlsFile};
 use super::secret::Secret;
 
-/// Where saved images go in the app: the `share` folder (`map: share:rw`).
+/// Where saved images go in the app: the `share` folder (`map: share:rw`);
+/// `VIEWTRON_SHARE_DIR` names another `share` (tests, a plain Linux box).
 pub const IMAGE_DIR: &str = "/share/viewtron/images";
 
 /// The options as the Supervisor writes them; every key optional, none

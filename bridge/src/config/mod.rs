@@ -221,6 +221,11 @@ fn from_app(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Read, C
             .flatten()
     };
     let mut file = app::to_file(options, &service)?;
+    // The app's `share` folder; elsewhere (tests, a plain Linux box trying
+    // the app mode) `VIEWTRON_SHARE_DIR` says where it is.
+    if let Some(share) = env("VIEWTRON_SHARE_DIR") {
+        file.image_dir = Some(Path::new(&share).join("viewtron/images"));
+    }
     app_page(&mut file);
     Ok(Read {
         file,
