@@ -97,8 +97,12 @@
 //!   `Overflow::Block` a full channel makes workers wait for you (nothing is
 //!   lost, memory stays bounded); `Overflow::DropTraject` / `DropNewest` drop
 //!   instead and count each drop.
-//! - **Order**: posts of one connection are answered in order; with several
-//!   workers, their events may be delivered out of order (use `time_us`).
+//! - **Order**: posts of one connection are answered in order, and each
+//!   camera's posts (one address, or one `X-Forwarded-For` camera) reach
+//!   the callbacks and the channel one at a time, in the order their bodies
+//!   arrived; different cameras' posts are delivered in parallel, in no
+//!   particular order between them. The wait for that order comes after the
+//!   answer: it never delays a camera.
 //! - **Shutdown**: `server.shutdown()` or a cloneable `ShutdownHandle` from any
 //!   thread. The server stops listening at once (new connections are refused);
 //!   workers answer and deliver every request already received, then stop;

@@ -25,6 +25,7 @@ mod intake;
 mod net;
 mod newcomers;
 mod notices;
+mod order;
 #[cfg(target_os = "linux")]
 mod own_fd;
 mod pages;
@@ -188,6 +189,7 @@ impl Server {
             closer,
             per_address: PerAddress::new(config.max_per_address),
             newcomers: Default::default(),
+            order: Default::default(),
             watch: Watch::default(),
             stopped: Default::default(),
             pool: Arc::new(Pool::new(config.workers * 2)),

@@ -59,6 +59,8 @@ pub(crate) struct Shared {
     pub closer: Closer,
     /// Requests in progress per camera address, against `max_per_address`.
     pub per_address: PerAddress,
+    /// Each camera's posts delivered in the order they arrived.
+    pub order: super::order::Order,
     /// Connections whose first request was taken (the supervisor's second
     /// doorbell).
     pub newcomers: Newcomers,

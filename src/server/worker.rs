@@ -272,6 +272,9 @@ impl Worker {
             framing,
             ..
         } = post;
+        // The camera's order, taken before the answer (its next post comes
+        // after it), waited for after it (see `order`).
+        let mut turn = self.shared.order.take(ip);
         let answered = self.answer(request, remote);
         // Answered: no longer in progress (delivery does not count).
         drop(ticket);
@@ -282,7 +285,9 @@ impl Worker {
             shared: &self.shared,
             tx: self.tx.as_ref(),
         };
+        turn.wait();
         delivery.deliver(body, framing == Framing::Chunked, ip);
+        drop(turn);
     }
 
     /// Step 1: who is asking, and may they; the head checks of
