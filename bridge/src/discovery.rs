@@ -34,6 +34,20 @@ pub struct Naming {
     pub availability_topic: String,
 }
 
+#[cfg(test)]
+impl Naming {
+    /// The defaults, and bridge `b1`'s availability topic: for the tests of
+    /// every module that builds configs.
+    pub fn for_tests() -> Naming {
+        Naming {
+            discovery_prefix: "homeassistant".into(),
+            topic_prefix: "viewtron".into(),
+            expire_after: 30,
+            availability_topic: "viewtron/bridge/b1/availability".into(),
+        }
+    }
+}
+
 /// The discovery configs for one camera and category, in the vendor's order
 /// (none for `metadata`, as the vendor).
 pub fn configs(
@@ -226,19 +240,16 @@ fn configuration_url(ip: IpAddr) -> String {
 mod tests {
     use super::*;
 
-    fn naming() -> Naming {
-        Naming {
-            discovery_prefix: "homeassistant".into(),
-            topic_prefix: "viewtron".into(),
-            expire_after: 30,
-            availability_topic: "viewtron/bridge/b1/availability".into(),
-        }
-    }
-
     #[test]
     fn lpr_has_the_vendors_four_entities_each_with_availability() {
         let ip: IpAddr = "192.168.1.20".parse().unwrap();
-        let msgs = configs(&naming(), "gate_192_168_1_20", Some("Gate"), ip, "lpr");
+        let msgs = configs(
+            &Naming::for_tests(),
+            "gate_192_168_1_20",
+            Some("Gate"),
+            ip,
+            "lpr",
+        );
         let topics: Vec<_> = msgs.iter().map(|m| m.topic.as_str()).collect();
         assert_eq!(
             topics,
@@ -256,14 +267,14 @@ mod tests {
             assert_eq!(v["device"]["name"], "Viewtron Gate");
             assert_eq!(v["device"]["configuration_url"], "http://192.168.1.20");
         }
-        assert!(configs(&naming(), "x", None, ip, "metadata").is_empty());
+        assert!(configs(&Naming::for_tests(), "x", None, ip, "metadata").is_empty());
     }
 
     #[test]
     fn binary_sensors_expire() {
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         for cat in ["intrusion", "face"] {
-            let msgs = configs(&naming(), "10_0_0_1", None, ip, cat);
+            let msgs = configs(&Naming::for_tests(), "10_0_0_1", None, ip, cat);
             let v: Value = serde_json::from_slice(&msgs[0].payload).unwrap();
             assert_eq!(v["expire_after"], 30);
             assert_eq!(v["device"]["name"], "Viewtron 10.0.0.1");

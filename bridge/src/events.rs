@@ -224,15 +224,6 @@ mod tests {
 
     const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 168, 1, 20));
 
-    fn naming() -> Naming {
-        Naming {
-            discovery_prefix: "homeassistant".into(),
-            topic_prefix: "viewtron".into(),
-            expire_after: 30,
-            availability_topic: "viewtron/bridge/b1/availability".into(),
-        }
-    }
-
     fn event(xml: &str) -> Event {
         match parse(xml.to_owned().into_bytes()) {
             Ok(Post::Event(e)) => e,
@@ -309,12 +300,19 @@ mod tests {
         assert_eq!(event_type(&pea, &state(&pea)), Some("intrusion"));
         let vsd = fixture("v1-metadata-vsd.xml");
         assert_eq!(event_type(&vsd, &state(&vsd)), None);
-        assert!(message(&naming(), &vsd, &state(&vsd)).is_none());
+        assert!(message(&Naming::for_tests(), &vsd, &state(&vsd)).is_none());
     }
 
     #[test]
     fn config_is_on_the_vendors_device() {
-        let m = config(&naming(), "gate_192_168_1_20", Some("Gate"), IP, "lpr").unwrap();
+        let m = config(
+            &Naming::for_tests(),
+            "gate_192_168_1_20",
+            Some("Gate"),
+            IP,
+            "lpr",
+        )
+        .unwrap();
         assert_eq!(
             m.topic,
             "homeassistant/event/gate_192_168_1_20/plate/config"
@@ -325,11 +323,17 @@ mod tests {
         assert_eq!(v["state_topic"], "viewtron/gate_192_168_1_20/lpr/event");
         assert_eq!(v["event_types"][0], "allowed");
         assert_eq!(v["availability_topic"], "viewtron/bridge/b1/availability");
-        let vendor = discovery::configs(&naming(), "gate_192_168_1_20", Some("Gate"), IP, "lpr");
+        let vendor = discovery::configs(
+            &Naming::for_tests(),
+            "gate_192_168_1_20",
+            Some("Gate"),
+            IP,
+            "lpr",
+        );
         let vendor: Value = serde_json::from_slice(&vendor[0].payload).unwrap();
         assert_eq!(v["device"], vendor["device"]);
-        assert!(config(&naming(), "x", None, IP, "metadata").is_none());
-        let m = config(&naming(), "x", None, IP, "intrusion").unwrap();
+        assert!(config(&Naming::for_tests(), "x", None, IP, "metadata").is_none());
+        let m = config(&Naming::for_tests(), "x", None, IP, "intrusion").unwrap();
         let v: Value = serde_json::from_slice(&m.payload).unwrap();
         assert_eq!(v["device_class"], "motion");
     }
@@ -337,7 +341,7 @@ mod tests {
     #[test]
     fn message_carries_the_type_and_the_attributes() {
         let e = plate("blackList", "ZZ 999");
-        let m = message(&naming(), &e, &state(&e)).unwrap();
+        let m = message(&Naming::for_tests(), &e, &state(&e)).unwrap();
         assert_eq!(m.topic, "viewtron/gate_192_168_1_20/lpr/event");
         assert!(!m.retain);
         let v: Value = serde_json::from_slice(&m.payload).unwrap();

@@ -11,28 +11,6 @@ use std::time::Duration;
 use serde_json::Value;
 use support::*;
 
-/// An IP camera LPR post without pictures, `group` as the camera's list
-/// (empty: no list).
-fn plate(device: &str, number: &str, group: &str) -> Vec<u8> {
-    let list = if group.is_empty() {
-        String::new()
-    } else {
-        format!("<vehicleListType type=\"string\">{group}</vehicleListType>")
-    };
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<config version="1.7" xmlns="http://www.ipc.com/ver10">
-<smartType type="openAlramObj">VEHICE</smartType>
-<currentTime type="tint64">1767612345678901</currentTime>
-<deviceName type="string"><![CDATA[{device}]]></deviceName>
-<listInfo type="list" count="1"><item>
-<plateNumber type="string"><![CDATA[{number}]]></plateNumber>{list}
-</item></listInfo>
-</config>"#
-    )
-    .into_bytes()
-}
-
 const EVENT: &str = "viewtron/gate_127_0_0_1/lpr/event";
 
 /// The next event message on `topic`.
@@ -50,7 +28,7 @@ fn the_same_plate_twice_fires_two_events() {
     let mut sub = Subscriber::start(&broker, "viewtron/#");
     let bridge = Bridge::start(&mqtt_config(&broker, "", ""));
     bridge.wait_health(200);
-    let post = plate("Gate", "AB 123", "whiteList");
+    let post = plate_post_in_group("Gate", "AB 123", "whiteList");
     bridge.post(&post);
     let first = next_event(&mut sub, EVENT);
     bridge.post(&post);
@@ -91,7 +69,7 @@ fn allowed_denied_temporary_unknown_and_unread_plates_are_told_apart() {
         ("RR 777", "Residents", "unknown"),
         ("", "whiteList", "no_plate"),
     ] {
-        bridge.post(&plate("Gate", number, group));
+        bridge.post(&plate_post_in_group("Gate", number, group));
         let e = next_event(&mut sub, EVENT);
         assert_eq!(e["event_type"], want, "{number} {group}: {e}");
         assert_eq!(e["plate_number"], number);
@@ -143,7 +121,7 @@ fn the_event_entity_is_on_the_vendors_device() {
     let mut sub = Subscriber::start(&broker, "homeassistant/#");
     let bridge = Bridge::start(&mqtt_config(&broker, "", ""));
     bridge.wait_health(200);
-    bridge.post(&plate("Gate", "AB 123", "blackList"));
+    bridge.post(&plate_post_in_group("Gate", "AB 123", "blackList"));
     let vendor = sub
         .find_or_expect("the plate sensor's config", |m| {
             m.topic == "homeassistant/sensor/gate_127_0_0_1/plate/config"
@@ -191,7 +169,7 @@ fn event_entities_can_be_turned_off() {
     );
     let bridge = Bridge::start(&config);
     bridge.wait_health(200);
-    bridge.post(&plate("Gate", "AB 123", "whiteList"));
+    bridge.post(&plate_post_in_group("Gate", "AB 123", "whiteList"));
     bridge.post(&fixture("v1-intrusion-aoientry.xml"));
     // One publisher, one connection, QoS 1: what it queued before the last
     // post's state arrives before it.

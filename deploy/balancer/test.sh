@@ -49,12 +49,8 @@ export PYTHONDONTWRITEBYTECODE=1 # check.py imports mqtt.py: no __pycache__ left
 here=$root/deploy/balancer
 
 say() { echo "balancer-test: $*"; }
-skip() {
-    # Under CI a skip would pass what was never tried: fail instead.
-    [ -z "${CI:-}" ] || { say "FAIL (CI is set, no skipping): $*"; exit 1; }
-    say "SKIP: $*"
-    exit 0
-}
+# skip, wait_for, port_open, substitute
+. "$root/deploy/lib.sh"
 
 # ------------------------------------------------------------------ tools
 
@@ -150,30 +146,6 @@ trap 'exit 130' INT TERM
 
 # ------------------------------------------------------------------ helpers
 
-# wait_for WHAT PID TRIES COMMAND...: runs COMMAND every 0.05 s until it
-# succeeds; fails when PID dies or after TRIES attempts.
-wait_for() {
-    local what=$1 pid=$2 tries=$3
-    shift 3
-    local i
-    for ((i = 0; i < tries; i++)); do
-        if "$@" 2>/dev/null; then
-            return 0
-        fi
-        kill -0 "$pid" 2>/dev/null || {
-            say "$what exited while starting"
-            return 1
-        }
-        sleep 0.05
-    done
-    say "$what was not ready after $((tries / 20)) s"
-    return 1
-}
-
-port_open() {
-    python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()' "$1"
-}
-
 healthy() { # PORT: GET /healthz answers 200 (serving, broker connected)
     python3 -c '
 import http.client, sys
@@ -183,19 +155,6 @@ sys.exit(0 if c.getresponse().status == 200 else 1)' "$1"
 }
 
 free_port() { python3 "$here/check.py" free-port; }
-
-# substitute FILE SED-EXPRESSION PATTERN: applies the expression to FILE,
-# insisting that PATTERN (a grep -E) matched exactly one line first, so a
-# change to nginx.conf that the test no longer understands fails loudly.
-substitute() {
-    local file=$1 expression=$2 pattern=$3 count
-    count=$(grep -cE "$pattern" "$file" || true)
-    if [ "$count" != 1 ]; then
-        say "nginx.conf: expected exactly one line matching '$pattern', found $count"
-        exit 1
-    fi
-    sed -i -E "$expression" "$file"
-}
 
 # ------------------------------------------------------------------ start
 

@@ -40,10 +40,8 @@ root=$PWD
 here=$root/deploy/nginx
 
 say() { echo "nginx-test: $*"; }
-skip() {
-    say "SKIP: $*"
-    exit 0
-}
+# skip, wait_for, port_open, substitute
+. "$root/deploy/lib.sh"
 
 # ------------------------------------------------------------------ tools
 
@@ -112,43 +110,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ------------------------------------------------------------------ helpers
-
-# wait_for WHAT PID TRIES COMMAND...: runs COMMAND every 0.05 s until it
-# succeeds; fails when PID dies or after TRIES attempts.
-wait_for() {
-    local what=$1 pid=$2 tries=$3
-    shift 3
-    local i
-    for ((i = 0; i < tries; i++)); do
-        if "$@" 2>/dev/null; then
-            return 0
-        fi
-        kill -0 "$pid" 2>/dev/null || {
-            say "$what exited while starting"
-            return 1
-        }
-        sleep 0.05
-    done
-    say "$what was not ready after $((tries / 20)) s"
-    return 1
-}
-
-port_open() {
-    python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()' "$1"
-}
-
-# substitute FILE SED-EXPRESSION PATTERN: applies the expression to FILE,
-# insisting that PATTERN (a grep -E) matched exactly one line first, so a
-# change to viewtron.conf that the test no longer understands fails loudly.
-substitute() {
-    local file=$1 expression=$2 pattern=$3 count
-    count=$(grep -cE "$pattern" "$file" || true)
-    if [ "$count" != 1 ]; then
-        say "viewtron.conf: expected exactly one line matching '$pattern', found $count"
-        exit 1
-    fi
-    sed -i -E "$expression" "$file"
-}
 
 # start_nginx NAME UPSTREAM_PORT [SED-EXPRESSION PATTERN]...: writes an nginx
 # prefix in $tmp/NAME around a copy of viewtron.conf (ports rewritten, plus

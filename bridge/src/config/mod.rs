@@ -100,17 +100,8 @@ pub fn listen_addr(
     source: &Source,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<(IpAddr, u16), ConfigError> {
-    let options = match source {
-        Source::App(path) => Some(path.clone()),
-        Source::Default
-            if !Path::new("config.yaml").exists() && Path::new(APP_OPTIONS).exists() =>
-        {
-            Some(PathBuf::from(APP_OPTIONS))
-        }
-        _ => None,
-    };
-    if let Some(path) = options {
-        let port = app::bridge_port(&app::read_options(&path)?);
+    if let Some(path) = app_options(source) {
+        let port = app::bridge_port(&app::read_options(path)?);
         return Ok((IpAddr::V6(Ipv6Addr::UNSPECIFIED), port));
     }
     let config = load(source, env)?;
@@ -176,11 +167,10 @@ fn read(source: &Source, env: &dyn Fn(&str) -> Option<String>) -> Result<Read, C
         Source::App(path) => from_app(path, env),
         Source::Default => {
             let path = Path::new("config.yaml");
-            let options = Path::new(APP_OPTIONS);
-            if path.exists() {
-                from_file(path, "config.yaml".to_owned())
-            } else if options.exists() {
+            if let Some(options) = app_options(source) {
                 from_app(options, env)
+            } else if path.exists() {
+                from_file(path, "config.yaml".to_owned())
             } else if ENV_VARS.iter().any(|v| env(v).is_some()) {
                 Ok(Read {
                     file: docker_defaults(),
@@ -201,6 +191,20 @@ fn read(source: &Source, env: &dyn Fn(&str) -> Option<String>) -> Result<Read, C
 
 /// Where the Supervisor writes a Home Assistant app's options.
 pub const APP_OPTIONS: &str = "/data/options.json";
+
+/// The app's options file when `source` means the app: `--app`, or no
+/// `--config`, no `./config.yaml` and [`APP_OPTIONS`] present.
+fn app_options(source: &Source) -> Option<&Path> {
+    match source {
+        Source::App(path) => Some(path),
+        Source::Default
+            if !Path::new("config.yaml").exists() && Path::new(APP_OPTIONS).exists() =>
+        {
+            Some(Path::new(APP_OPTIONS))
+        }
+        _ => None,
+    }
+}
 
 /// The app's options, with the broker asked of the Supervisor when they
 /// leave it to it (`SUPERVISOR_TOKEN` is set in every app; the base URL can

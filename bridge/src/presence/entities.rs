@@ -121,15 +121,6 @@ mod tests {
     use super::*;
     use std::time::{Duration, UNIX_EPOCH};
 
-    fn naming() -> Naming {
-        Naming {
-            discovery_prefix: "homeassistant".into(),
-            topic_prefix: "viewtron".into(),
-            expire_after: 30,
-            availability_topic: "viewtron/bridge/b1/availability".into(),
-        }
-    }
-
     #[test]
     fn configs_status_and_removal() {
         let ip: IpAddr = "192.168.1.20".parse().unwrap();
@@ -138,7 +129,7 @@ mod tests {
             name: Some("Gate".into()),
             provisional: false,
         };
-        let msgs = configs(&naming(), &device, ip);
+        let msgs = configs(&Naming::for_tests(), &device, ip);
         let topics: Vec<_> = msgs.iter().map(|m| m.topic.as_str()).collect();
         assert_eq!(
             topics,
@@ -147,7 +138,7 @@ mod tests {
                 "homeassistant/sensor/gate_192_168_1_20/last_seen/config",
             ]
         );
-        let vendor = discovery::configs(&naming(), &device.id, Some("Gate"), ip, "lpr");
+        let vendor = discovery::configs(&Naming::for_tests(), &device.id, Some("Gate"), ip, "lpr");
         let vendor: Value = serde_json::from_slice(&vendor[0].payload).unwrap();
         for m in &msgs {
             let v: Value = serde_json::from_slice(&m.payload).unwrap();
@@ -155,13 +146,13 @@ mod tests {
             assert_eq!(v["state_topic"], "viewtron/gate_192_168_1_20/connection");
         }
         let seen = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let m = status(&naming(), &device.id, ip, true, seen);
+        let m = status(&Naming::for_tests(), &device.id, ip, true, seen);
         assert!(m.retain);
         let v: Value = serde_json::from_slice(&m.payload).unwrap();
         assert_eq!(v["status"], "online");
         assert_eq!(v["last_seen"], "2027-01-15T08:00:00+00:00");
         assert_eq!(v["camera_ip"], "192.168.1.20");
-        let gone = removal(&naming(), &device.id);
+        let gone = removal(&Naming::for_tests(), &device.id);
         assert_eq!(gone.len(), 3);
         assert!(gone.iter().all(|m| m.retain && m.payload.is_empty()));
     }

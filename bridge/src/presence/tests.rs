@@ -53,15 +53,6 @@ impl Recorder {
     }
 }
 
-fn naming() -> Naming {
-    Naming {
-        discovery_prefix: "homeassistant".into(),
-        topic_prefix: "viewtron".into(),
-        expire_after: 30,
-        availability_topic: "viewtron/bridge/b1/availability".into(),
-    }
-}
-
 const IP: &str = "192.168.1.20";
 const TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -85,7 +76,7 @@ fn temp(tag: &str) -> std::path::PathBuf {
 
 #[test]
 fn an_event_is_online_keepalives_keep_it_silence_turns_it_off() {
-    let (sink, naming) = (Recorder::default(), naming());
+    let (sink, naming) = (Recorder::default(), Naming::for_tests());
     let p = Presence::new(TIMEOUT, None);
     p.learn(&sink, &naming, ip(), "gate_192_168_1_20", Some("Gate"));
     let log = sink.take();
@@ -166,7 +157,7 @@ fn an_event_is_online_keepalives_keep_it_silence_turns_it_off() {
 
 #[test]
 fn a_camera_with_keepalives_only_gets_a_provisional_id_its_first_event_replaces() {
-    let (sink, naming) = (Recorder::default(), naming());
+    let (sink, naming) = (Recorder::default(), Naming::for_tests());
     let p = Presence::new(TIMEOUT, None);
     let (t0, wall) = (Instant::now(), SystemTime::now());
     p.tick(&sink, &naming, &[seen(wall, Some(" Yard "))], t0);
@@ -231,7 +222,7 @@ fn a_camera_with_keepalives_only_gets_a_provisional_id_its_first_event_replaces(
 
 #[test]
 fn every_id_of_an_address_follows_it() {
-    let (sink, naming) = (Recorder::default(), naming());
+    let (sink, naming) = (Recorder::default(), Naming::for_tests());
     let p = Presence::new(TIMEOUT, None);
     p.learn(&sink, &naming, ip(), "depot_192_168_1_20", Some("Depot"));
     p.learn(&sink, &naming, ip(), "192_168_1_20", None);
@@ -246,7 +237,7 @@ fn every_id_of_an_address_follows_it() {
 #[test]
 fn the_state_file_keeps_ids_across_a_restart() {
     let dir = temp("restart");
-    let (sink, naming) = (Recorder::default(), naming());
+    let (sink, naming) = (Recorder::default(), Naming::for_tests());
     {
         let p = Presence::new(TIMEOUT, Some(&dir));
         p.learn(&sink, &naming, ip(), "gate_192_168_1_20", Some("Gate"));

@@ -216,8 +216,19 @@ pub fn fixture(name: &str) -> Vec<u8> {
     fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// A small IP camera LPR post without pictures (one message per event).
+/// A small IP camera LPR post without pictures (one message per event),
+/// the plate on the camera's allow list.
 pub fn plate_post(device: &str, plate: &str) -> Vec<u8> {
+    plate_post_in_group(device, plate, "whiteList")
+}
+
+/// [`plate_post`] with `group` as the camera's list (empty: no list).
+pub fn plate_post_in_group(device: &str, plate: &str, group: &str) -> Vec<u8> {
+    let list = if group.is_empty() {
+        String::new()
+    } else {
+        format!("\n<vehicleListType type=\"string\">{group}</vehicleListType>")
+    };
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <config version="1.7" xmlns="http://www.ipc.com/ver10">
@@ -225,8 +236,7 @@ pub fn plate_post(device: &str, plate: &str) -> Vec<u8> {
 <currentTime type="tint64">1767612345678901</currentTime>
 <deviceName type="string"><![CDATA[{device}]]></deviceName>
 <listInfo type="list" count="1"><item>
-<plateNumber type="string"><![CDATA[{plate}]]></plateNumber>
-<vehicleListType type="string">whiteList</vehicleListType>
+<plateNumber type="string"><![CDATA[{plate}]]></plateNumber>{list}
 </item></listInfo>
 </config>"#
     )
