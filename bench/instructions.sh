@@ -64,7 +64,7 @@ total() {
     done
     # One post first, on a connection of its own, retried: bare tiny_http can
     # queue a new connection behind a pool thread that has not yet run
-    # (src/server/doorbell.rs), for good, and valgrind runs threads one at a
+    # (src/server/transport/doorbell.rs), for good, and valgrind runs threads one at a
     # time. The warm-up post is in both runs, so it cancels out.
     local tries=0
     until timeout 10 "$target_dir/release/examples/simulate" --quiet -c 1 -n 1 \

@@ -295,7 +295,8 @@ pub use parse::{parse, ParseError};
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use server::{
     BuildError, Camera, Cidr, CidrError, Events, Overflow, Page, Protections, RecvTimeoutError,
-    Refusal, Server, ServerBuilder, ShutdownHandle, Stats, TryRecvError, UnparsedReason,
+    Refusal, Server, ServerBuilder, ShutdownHandle, Stats, TransportStats, TryRecvError,
+    UnparsedReason,
 };
 
 /// The README's examples, compiled and run as doctests so they cannot drift.

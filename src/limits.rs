@@ -70,7 +70,7 @@ pub const MAX_XML_NODES: u32 = 200_000;
 /// RAM plus swap under Linux's default overcommit) is answered (`413`,
 /// `401`, `403`, …) and its connection closed, but its request is *parked*:
 /// tiny_http's thread for it and two descriptors stay until the process
-/// exits, counted in [`Stats::parked`](crate::Stats::parked).
+/// exits, counted in [`TransportStats::parked`](crate::TransportStats::parked).
 ///
 /// ```
 /// assert_eq!(viewtron::limits::MAX_DRAIN_BYTES, 64 * 1024 * 1024);

@@ -4,7 +4,7 @@
 //! connections are already open and busy. Every camera must be answered, the
 //! slowest within a bound that no pool stall fits in (tiny_http 0.12 can
 //! leave such connections queued behind busy threads for as long as nothing
-//! else starts or ends; see `src/server/doorbell.rs`).
+//! else starts or ends; see `src/server/transport/doorbell.rs`).
 //!
 //! The burst is opened the way load generators open theirs: every connection
 //! started without waiting for its handshake, in a tight loop, then one post
@@ -147,7 +147,7 @@ const FRESH_BURST: usize = 32;
 /// `poll` on the listener could miss such a burst whole (tiny_http's accept
 /// thread took it first), leaving all but four of the cameras queued until
 /// the once-a-second flush; a worker taking a new connection's first
-/// request now rings for it (see `src/server/newcomers.rs`).
+/// request now rings for it (see `src/server/transport/newcomers.rs`).
 #[test]
 fn a_burst_on_a_fresh_server_is_never_left_for_the_once_a_second_flush() {
     let (start, mut worst) = (Instant::now(), Duration::ZERO);

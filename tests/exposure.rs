@@ -30,7 +30,7 @@ fn child() {
 
 /// Waits until the child's thread count has not changed for 6 s, at most
 /// `limit`: tiny_http's idle pool threads end 5 s after their connection,
-/// and a burst flush may have left some (see `src/server/doorbell.rs`).
+/// and a burst flush may have left some (see `src/server/transport/doorbell.rs`).
 fn settled(server: &mut ChildServer, limit: Duration) -> Measure {
     let deadline = Instant::now() + limit;
     let mut last = server.measure();

@@ -64,7 +64,7 @@ fn pages_answer_their_path_and_only_theirs() {
         let line = format!("viewtron_protection_active{{protection=\"{name}\"}} 1\n");
         assert!(metrics.contains(&line), "{line} in:\n{metrics}");
     }
-    assert!(server.stats().protections.close_refused);
+    assert!(server.stats().transport.protections.close_refused);
 
     // HEAD: the status and headers, no body.
     let mut head = std::net::TcpStream::connect(server.local_addr()).unwrap();

@@ -49,7 +49,7 @@ fn child_server() {
     let stats = server.stats();
     println!(
         "RESULT restarts={} events={}",
-        stats.accept_restarts,
+        stats.transport.accept_restarts,
         stats.events()
     );
 }

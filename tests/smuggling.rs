@@ -342,7 +342,7 @@ fn a_chunked_body_past_the_limit_is_a_413_and_a_close() {
     assert_refused_and_closed(&seen, 413);
     let stats = h.assert_only_healthy_delivered();
     assert_eq!(stats.refused_by_reason[&Refusal::TooLarge], 1);
-    assert_eq!(stats.parked, 0);
+    assert_eq!(stats.transport.parked, 0);
 }
 
 /// A body cut short (the client stops sending and half-closes): one 400,

@@ -174,7 +174,7 @@ fn attack(sources: &[IpAddr], per_source: usize) -> Outcome {
 }
 
 /// Probes the supervisor may open in one step of a flush
-/// (`src/server/doorbell.rs`, `BATCH_MAX`).
+/// (`src/server/transport/doorbell.rs`, `BATCH_MAX`).
 const PROBES_PER_STEP: usize = 64;
 
 /// The bounds the README states, for `connections` slow clients of which

@@ -1,51 +1,42 @@
 //! The server: HTTP in, answers out, events delivered to callbacks or a channel.
 //!
-//! A `tiny_http` acceptor feeds a pool of worker threads. Each worker takes a
-//! request, reads the body, **answers the camera first**, then parses the
-//! body and runs your callbacks, so a slow callback never delays a camera's
-//! `200`, and a callback stuck in one worker never stops the others.
+//! Two layers, one way:
+//!
+//! - [`transport`]: tiny_http 0.12 and every repair it needs (its pool, its
+//!   accept loop, connections it cannot close, bodies it cannot time out),
+//!   behind a narrow interface: a request's head, its peer, its body as a
+//!   reader with a deadline, and the ways to answer. Its module docs list
+//!   each repair, the test that proves it, and what happens where it is
+//!   unavailable.
+//! - [`pipeline`]: what the server does with a request, in stages that own
+//!   what they need: admit, route, read the body, **answer the camera
+//!   first**, then parse and deliver to your callbacks or the channel, so a
+//!   slow callback never delays a camera's `200`, and a callback stuck in
+//!   one worker never stops the others.
 //!
 //! No client can take the workers away from the cameras: one address may
-//! have only so many requests in progress (`per_address`), every body has a
-//! deadline (`intake`, `watch`), and while some workers are held by slow
-//! bodies, spares are started so that the configured number stay free
-//! (`watch`, `spares`).
+//! have only so many requests in progress, every body has a deadline
+//! (`pipeline`'s intake), the transport cuts a read still waiting at it,
+//! and while some workers are held by slow bodies it starts spares so that
+//! the configured number stay free.
+//!
+//! The rest are the public types and the configuration they share.
 
-mod admit;
 mod callbacks;
-mod closing;
 mod config;
-mod deliver;
-mod doorbell;
 mod events;
 mod forwarded;
-mod generation;
 mod guard;
-mod intake;
 mod net;
-mod newcomers;
-mod notices;
-mod order;
-#[cfg(target_os = "linux")]
-mod own_fd;
 mod pages;
-mod per_address;
+mod pipeline;
 mod refusal;
-mod shutdown;
-mod sockets;
-mod spares;
-mod state;
 mod stats;
-mod supervisor;
-mod watch;
-mod worker;
+mod transport;
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
 
@@ -55,18 +46,12 @@ pub use events::{Events, RecvTimeoutError, TryRecvError};
 pub use guard::{Cidr, CidrError};
 pub use pages::Page;
 pub use refusal::Refusal;
-pub use stats::{Camera, Protections, Stats};
+pub use stats::{Camera, Protections, Stats, TransportStats};
 
-use crate::body::Pool;
 use crate::Event;
-use closing::Closer;
-use generation::{Current, Generation};
-use guard::Credentials;
-use per_address::PerAddress;
-use state::Shared;
-use supervisor::Supervisor;
-use watch::Watch;
-use worker::Worker;
+use config::Config;
+use pipeline::Pipeline;
+use transport::{Bound, Hire, Settings, Stopper, Transport};
 
 /// A running event server.
 ///
@@ -108,22 +93,20 @@ use worker::Worker;
 /// (tiny_http keeps no handle to close them); posts sent on them afterwards
 /// are not answered, and the camera reconnects to whatever listens next.
 pub struct Server {
-    shared: Arc<Shared>,
+    /// The checked settings, for `Debug`.
+    config: Config,
+    pipeline: Arc<Pipeline>,
+    transport: Transport,
     local_addr: SocketAddr,
     rx: Option<Receiver<Event>>,
-    workers: Mutex<Vec<JoinHandle<()>>>,
-    /// Holds the original listening socket until it exits.
-    supervisor: Mutex<Option<JoinHandle<()>>>,
-    /// Watches bodies in progress (see `watch`).
-    watch: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl fmt::Debug for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Server")
             .field("local_addr", &self.local_addr)
-            .field("config", &self.shared.config)
-            .field("callbacks", &self.shared.callbacks)
+            .field("config", &self.config)
+            .field("callbacks", self.pipeline.callbacks())
             .finish_non_exhaustive()
     }
 }
@@ -156,83 +139,43 @@ impl Server {
         ServerBuilder::default()
     }
 
+    /// Binds, then starts the transport with a handler per worker from
+    /// the pipeline (see `transport` for the boundary between the two).
     fn start(builder: ServerBuilder) -> Result<Server, BuildError> {
         let ServerBuilder { config, callbacks } = builder;
-        let listener = net::listen(config.bind, config.port, config.read_timeout)?;
-        let bind_error = |source| BuildError::Bind {
-            addr: SocketAddr::new(config.bind, config.port),
-            source,
+        let settings = Settings {
+            workers: config.workers,
+            max_workers: config.max_workers,
+            read_timeout: config.read_timeout,
         };
-        let local_addr = listener.local_addr().map_err(bind_error)?;
-        let first = Generation::start(0, &listener).map_err(bind_error)?;
+        let bound = Bound::bind(config.bind, config.port, settings)?;
+        let local_addr = bound.local_addr();
         let (tx, rx) = crossbeam_channel::bounded(config.channel_capacity);
-        let (notices, inbox) = notices::notices().map_err(BuildError::Spawn)?;
         let channel = config.channel.unwrap_or(callbacks.on_event.is_none());
-        let credentials = config.credentials.as_ref().map(Credentials::new);
-        // A closed connection's peer is remembered as long as tiny_http may
-        // keep that connection open without traffic.
-        let closer = Closer::new(&listener, config.read_timeout + Duration::from_secs(5));
-        let shared = Arc::new(Shared {
-            channel,
+        let pipeline = Arc::new(Pipeline::new(
+            &config,
             callbacks,
-            counters: Default::default(),
-            listener,
-            stopping: AtomicBool::new(false),
-            live_workers: AtomicUsize::new(config.workers),
-            busy: AtomicUsize::new(0),
-            current: Current::new(first),
-            local_addr,
-            tx: Mutex::new(Some(tx)),
-            notices,
-            refusal_log: Default::default(),
-            credentials,
-            closer,
-            per_address: PerAddress::new(config.max_per_address),
-            newcomers: Default::default(),
-            order: Default::default(),
-            watch: Watch::default(),
-            stopped: Default::default(),
-            pool: Arc::new(Pool::new(config.workers * 2)),
-            config,
-        });
-        let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
-            std::thread::Builder::new()
-                .name(name)
-                .spawn(f)
-                .map_err(|e| {
-                    shutdown::begin(&shared);
-                    BuildError::Spawn(e)
-                })
+            channel,
+            tx,
+            bound.report(),
+        ));
+        let hire: Hire = {
+            let pipeline = pipeline.clone();
+            Box::new(move || pipeline.handler())
         };
-        let supervisor = Supervisor {
-            shared: shared.clone(),
-            inbox,
-        };
-        let supervisor = spawn(
-            "viewtron-supervisor".into(),
-            Box::new(move || supervisor.run()),
-        )?;
-        let workforce = spares::Workforce(shared.clone());
-        let watch = spawn(
-            "viewtron-watch".into(),
-            Box::new(move || workforce.0.watch.run(&workforce)),
-        )?;
-        let mut workers = Vec::with_capacity(shared.config.workers);
-        for i in 0..shared.config.workers {
-            let worker = Worker::new(shared.clone());
-            workers.push(spawn(
-                format!("viewtron-worker-{i}"),
-                Box::new(move || worker.run()),
-            )?);
-        }
-        log::info!("listening on {local_addr} with {} workers", workers.len());
+        let transport = bound
+            .start(hire)
+            .inspect_err(|_| pipeline.close_channel())?;
+        log::info!(
+            "listening on {local_addr} with {} workers",
+            transport.workers()
+        );
         Ok(Server {
-            shared,
+            config,
+            pipeline,
+            transport,
             local_addr,
             rx: Some(rx),
-            workers: Mutex::new(workers),
-            supervisor: Mutex::new(Some(supervisor)),
-            watch: Mutex::new(Some(watch)),
         })
     }
 
@@ -299,30 +242,7 @@ impl Server {
     /// # Ok::<(), viewtron::BuildError>(())
     /// ```
     pub fn wait(&self) {
-        let handles = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|e| e.into_inner()));
-        for handle in handles {
-            if handle.join().is_err() {
-                log::error!("a worker thread panicked");
-            }
-        }
-        // Another thread may be joining them: wait for the last one anyway.
-        self.shared.stopped.wait();
-        let supervisor = self
-            .supervisor
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(handle) = supervisor {
-            if handle.join().is_err() {
-                log::error!("the supervisor thread panicked");
-            }
-        }
-        let watch = self.watch.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(handle) = watch {
-            if handle.join().is_err() {
-                log::error!("the watch thread panicked");
-            }
-        }
+        self.transport.wait();
     }
 
     /// Stops the server (see the type's docs on shutdown). Idempotent.
@@ -334,7 +254,7 @@ impl Server {
     /// # Ok::<(), viewtron::BuildError>(())
     /// ```
     pub fn shutdown(&self) {
-        shutdown::begin(&self.shared);
+        self.shutdown_handle().shutdown();
     }
 
     /// A cloneable handle that stops the server from any thread.
@@ -349,7 +269,8 @@ impl Server {
     /// ```
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
-            shared: self.shared.clone(),
+            pipeline: self.pipeline.clone(),
+            transport: self.transport.stopper(),
         }
     }
 
@@ -386,7 +307,7 @@ impl Server {
     /// # Ok::<(), viewtron::BuildError>(())
     /// ```
     pub fn stats(&self) -> Stats {
-        self.shared.stats()
+        self.pipeline.stats()
     }
 }
 
@@ -412,7 +333,8 @@ impl Drop for Server {
 /// ```
 #[derive(Clone)]
 pub struct ShutdownHandle {
-    shared: Arc<Shared>,
+    pipeline: Arc<Pipeline>,
+    transport: Stopper,
 }
 
 impl ShutdownHandle {
@@ -424,7 +346,12 @@ impl ShutdownHandle {
     /// # Ok::<(), viewtron::BuildError>(())
     /// ```
     pub fn shutdown(&self) {
-        shutdown::begin(&self.shared);
+        // The order is the transport's shutdown sequence (its `run`
+        // module): the channel's own sender first (step 2), so that only
+        // the workers keep `events()` open; then stop accepting and wake
+        // everyone (steps 1, 3, 4).
+        self.pipeline.close_channel();
+        self.transport.stop();
     }
 
     /// Whether shutdown has been requested.
@@ -436,9 +363,7 @@ impl ShutdownHandle {
     /// # Ok::<(), viewtron::BuildError>(())
     /// ```
     pub fn is_shutdown(&self) -> bool {
-        self.shared
-            .stopping
-            .load(std::sync::atomic::Ordering::SeqCst)
+        self.transport.is_stopped()
     }
 }
 

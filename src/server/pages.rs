@@ -257,13 +257,13 @@ impl Stats {
             "parked_connections_total",
             "counter",
             "Connections parked (see Limits and guarantees).",
-            &one(self.parked),
+            &one(self.transport.parked),
         );
         metric(
             "accept_restarts_total",
             "counter",
             "Accept loop restarts.",
-            &one(self.accept_restarts),
+            &one(self.transport.accept_restarts),
         );
         metric(
             "requests_in_progress",
@@ -272,6 +272,7 @@ impl Stats {
             &one(self.in_progress),
         );
         let protections: Vec<_> = self
+            .transport
             .protections
             .list()
             .iter()

@@ -1,14 +1,8 @@
 //! Why a request is refused, and the answer that says so.
-//!
-//! Refusals that close their connection are written by this crate itself,
-//! not by tiny_http: tiny_http 0.12 silently drops a `Connection` header from
-//! any response, and a client must be told that the connection ends here.
 
 use std::fmt;
-use std::io::{Cursor, Write};
-use std::time::SystemTime;
 
-use tiny_http::{Header, Response, StatusCode};
+use super::transport::Answer;
 
 /// Why the server refused a request: the key of
 /// [`Stats::refused_by_reason`](super::Stats::refused_by_reason).
@@ -193,94 +187,29 @@ const _: () = {
     }
 };
 
-/// A short answer, written either by tiny_http (the connection stays open)
-/// or by this crate (the connection ends: [`closing`](Answer::closing)).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Answer<'a> {
-    pub status: u16,
-    pub content_type: &'a str,
-    pub extra: Option<(&'a str, &'a str)>,
-    pub body: &'a str,
-}
-
-impl Answer<'_> {
-    /// For tiny_http to write (without any `Connection` header: it drops them).
-    pub fn response(self) -> Response<Cursor<Vec<u8>>> {
-        let mut response = Response::from_string(self.body)
-            .with_status_code(StatusCode(self.status))
-            .with_header(header("Content-Type", self.content_type()));
-        if let Some((name, value)) = self.extra {
-            response.add_header(header(name, value));
-        }
-        response
-    }
-
-    /// The content type, or `text/plain` if it could not be a header value
-    /// (a user's page could give anything).
-    fn content_type(&self) -> &str {
-        let valid = self
-            .content_type
-            .bytes()
-            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b));
-        if valid && !self.content_type.is_empty() {
-            self.content_type
-        } else {
-            "text/plain"
-        }
-    }
-
-    /// The complete answer as bytes, with `Date` and `Connection: close`;
-    /// the body is left out for a `HEAD`.
-    pub fn closing(self, head: bool) -> Vec<u8> {
-        let reason = StatusCode(self.status).default_reason_phrase();
-        let mut out = Vec::with_capacity(256 + self.body.len());
-        let _ = write!(
-            out,
-            "HTTP/1.1 {} {reason}\r\nDate: {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
-            self.status,
-            httpdate::fmt_http_date(SystemTime::now()),
-            self.content_type(),
-            self.body.len()
-        );
-        if let Some((name, value)) = self.extra {
-            let _ = write!(out, "{name}: {value}\r\n");
-        }
-        out.extend_from_slice(b"\r\n");
-        if !head {
-            out.extend_from_slice(self.body.as_bytes());
-        }
-        out
-    }
-}
-
-/// A header from static text.
-pub(crate) fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("header text is checked")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn closing_answers_say_so() {
-        let answer = String::from_utf8(Refusal::Unauthorized.answer().closing(false)).unwrap();
-        assert!(
-            answer.starts_with("HTTP/1.1 401 Unauthorized\r\nDate: "),
-            "{answer}"
+    fn refusals_that_need_a_header_carry_it() {
+        let unauthorized = Refusal::Unauthorized.answer();
+        assert_eq!(unauthorized.status, 401);
+        assert_eq!(
+            unauthorized.extra,
+            Some(("WWW-Authenticate", "Basic realm=\"viewtron\""))
         );
-        assert!(answer.contains("\r\nConnection: close\r\n"), "{answer}");
-        assert!(answer.contains("\r\nWWW-Authenticate: Basic realm=\"viewtron\"\r\n"));
-        assert!(answer.contains("\r\nContent-Length: 24\r\n"), "{answer}");
-        assert!(
-            answer.ends_with("\r\n\r\nauthentication required\n"),
-            "{answer}"
+        assert_eq!(
+            Refusal::MethodNotAllowed.answer().extra,
+            Some(("Allow", "GET, HEAD, POST"))
         );
-        let head = String::from_utf8(Refusal::BadFraming.answer().closing(true)).unwrap();
-        assert!(head.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{head}");
-        assert!(
-            head.ends_with("Connection: close\r\n\r\n"),
-            "HEAD gets no body: {head}"
-        );
+        for &why in Refusal::ALL {
+            let answer = why.answer();
+            assert_eq!(answer.status, why.status());
+            assert!(
+                answer.body.ends_with('\n') && answer.body.len() > 1,
+                "{why}"
+            );
+        }
     }
 }

@@ -286,6 +286,44 @@ pub(crate) fn releasable(declared: u64) -> bool {
     room.try_reserve_exact(probe).is_ok()
 }
 
+/// The body length a request declares (`Content-Length`), 0 without one.
+pub(crate) fn declared(request: &Request) -> u64 {
+    request.body_length().map_or(0, |n| n as u64)
+}
+
+/// Whether all of the request's body is already in memory: none, or at most
+/// 1 KiB that tiny_http read together with the head (it does so unless the
+/// client asked for `100 Continue`). Dropping such a request never waits.
+pub(crate) fn body_in_memory(request: &Request) -> bool {
+    let header = |name: &'static str| request.headers().iter().any(|h| h.field.equiv(name));
+    match request.body_length() {
+        Some(n) => n == 0 || (n <= 1024 && !header("Expect")),
+        None => !header("Transfer-Encoding"),
+    }
+}
+
+/// Stack of a thread that only finishes a refused request (tiny_http's
+/// drain buffer is on the heap).
+const DRAIN_STACK: usize = 64 * 1024;
+
+/// Runs `finish` (which answers and drops a refused request) here when the
+/// request's body is in memory, else on a thread of its own that ends when
+/// tiny_http's drain of the body does: that may take as long as the client
+/// keeps sending, and must never take a worker with it.
+pub(crate) fn elsewhere(request: Request, finish: impl FnOnce(Request) + Send + 'static) {
+    if body_in_memory(&request) {
+        return finish(request);
+    }
+    let spawned = std::thread::Builder::new()
+        .name("viewtron-drain".into())
+        .stack_size(DRAIN_STACK)
+        .spawn(move || finish(request));
+    if let Err(e) = spawned {
+        // The request went down with the closure: drained right here.
+        log::debug!("cannot start a drain thread: {e}");
+    }
+}
+
 /// Sends on a socket of tiny_http's without ever raising `SIGPIPE`.
 ///
 /// A client that reset the connection makes a plain `send` raise `SIGPIPE`,

@@ -26,12 +26,11 @@ use std::time::{Duration, Instant};
 use super::doorbell::{self, Census, FlushError, Ring};
 use super::generation::Generation;
 use super::notices::{Inbox, Notice};
-use super::state::Shared;
-use super::stats::bump;
-use super::worker::Worker;
+use super::state::State;
+use super::worker;
 
 pub(crate) struct Supervisor {
-    pub shared: Arc<Shared>,
+    pub state: Arc<State>,
     pub inbox: Inbox,
 }
 
@@ -74,18 +73,18 @@ const PROBE_LIMIT: usize = 4096;
 
 impl Supervisor {
     /// Runs until shutdown begins (which also shuts the listening socket
-    /// down: see [`shutdown`](super::shutdown), step 1).
+    /// down: see [`run`](super::run), step 1).
     pub fn run(self) {
         self.serve();
     }
 
     fn serve(&self) {
-        let target = probe_target(self.shared.local_addr);
+        let target = probe_target(self.state.local_addr);
         // A probe at least this often keeps tiny_http's accept() from
         // reaching the listener's receive timeout (the read timeout), and
         // catches what neither doorbell rang for (see [`SWEEP`]).
         let keepalive =
-            (self.shared.config.read_timeout / 3).clamp(Duration::from_millis(300), SWEEP);
+            (self.state.settings.read_timeout / 3).clamp(Duration::from_millis(300), SWEEP);
         let mut last_probe = Instant::now();
         // When the last flush began: it covers every connection accepted
         // before. None yet: connections may have been accepted (and their
@@ -99,11 +98,11 @@ impl Supervisor {
             let now = Instant::now();
             let due = recheck.map_or(last_probe + keepalive, |r| r.min(last_probe + keepalive));
             let ring = doorbell::wait(
-                &self.shared.listener,
+                &self.state.listener,
                 self.inbox.wake(),
                 due.saturating_duration_since(now),
             );
-            if self.shared.stopping.load(Ordering::SeqCst) {
+            if self.state.stopping.load(Ordering::SeqCst) {
                 return;
             }
             match ring {
@@ -112,7 +111,7 @@ impl Supervisor {
                         match notice {
                             Notice::Stop => return,
                             Notice::Dead(id) => {
-                                if self.shared.current.get().is_some_and(|g| g.id == id) {
+                                if self.state.current.get().is_some_and(|g| g.id == id) {
                                     self.rebuild("accept loop reported an error");
                                 }
                             }
@@ -122,7 +121,7 @@ impl Supervisor {
                     // A connection's first request arrived after the last
                     // flush began: it may have been accepted unseen, with
                     // others queued behind it (see `newcomers`).
-                    let unseen = match (self.shared.newcomers.take(), flush_began) {
+                    let unseen = match (self.state.newcomers.take(), flush_began) {
                         (Some(first), Some(began)) => first >= began,
                         (Some(_), None) => true,
                         (None, _) => false,
@@ -144,17 +143,17 @@ impl Supervisor {
             recheck = None;
             // Taken before the flush begins, these first requests are
             // covered by it; later ones ring again.
-            self.shared.newcomers.take();
+            self.state.newcomers.take();
             last_probe = Instant::now();
             flush_began = Some(last_probe);
             if last_probe >= last_forget + SWEEP {
-                let idle = self.shared.config.read_timeout + Duration::from_secs(5);
-                self.shared.newcomers.forget(idle);
+                let idle = self.state.settings.read_timeout + Duration::from_secs(5);
+                self.state.newcomers.forget(idle);
                 last_forget = last_probe;
             }
-            let stopping = || self.shared.stopping.load(Ordering::SeqCst);
+            let stopping = || self.state.stopping.load(Ordering::SeqCst);
             let flushed = doorbell::flush(
-                &self.shared.listener,
+                &self.state.listener,
                 target,
                 PROBE_LIMIT,
                 &census,
@@ -184,7 +183,7 @@ impl Supervisor {
     /// Starts a new generation, retrying with backoff while descriptors are
     /// short; the old one keeps a lingering worker if it served anyone.
     fn rebuild(&self, why: &str) {
-        let shared = &self.shared;
+        let shared = &self.state;
         let mut delay = Duration::from_millis(20);
         loop {
             if shared.stopping.load(Ordering::SeqCst) {
@@ -193,27 +192,21 @@ impl Supervisor {
             let Some(next_id) = shared.current.get().map(|g| g.id + 1) else {
                 return;
             };
-            match Generation::start(next_id, &self.shared.listener) {
+            match Generation::start(next_id, &self.state.listener) {
                 Ok(fresh) => {
                     let Some(old) = shared.current.replace(fresh) else {
                         return;
                     };
                     old.dead.store(true, Ordering::SeqCst);
-                    bump(&shared.counters.accept_restarts);
+                    shared.counters.restart();
                     log::warn!("restarted the HTTP accept loop ({why})");
                     if old.served.load(Ordering::SeqCst) > 0 {
-                        let worker = Worker::new(shared.clone());
-                        let spawned = std::thread::Builder::new()
-                            .name(format!("viewtron-linger-{}", old.id))
-                            .spawn(move || worker.linger(old));
-                        if let Err(e) = spawned {
-                            log::error!("cannot start a lingering worker: {e}");
-                        }
+                        worker::linger(shared, old);
                     }
                     return;
                 }
                 Err(e) => {
-                    if shared.refusal_log.allow().is_some() {
+                    if shared.log.allow().is_some() {
                         log::error!("cannot restart the HTTP accept loop yet: {e}");
                     }
                     if doorbell::sleep(self.inbox.wake(), delay)

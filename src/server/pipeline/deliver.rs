@@ -5,29 +5,84 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
+use std::sync::Mutex;
 
 use crossbeam_channel::{Sender, TrySendError};
 
-use super::callbacks::{guarded, UnparsedReason};
-use super::config::Overflow;
-use super::state::Shared;
-use super::stats::bump;
+use crate::server::callbacks::{guarded, Callbacks, UnparsedReason};
+use crate::server::config::Overflow;
+use crate::server::stats::{bump, Counters};
 use crate::{parse, Body, Category, Event, Post};
 
-/// One worker's way to its users: the server's state and the worker's own
-/// clone of the events sender (`None` once the server dropped it before
-/// this worker started).
-pub(crate) struct Delivery<'a> {
-    pub shared: &'a Shared,
-    pub tx: Option<&'a Sender<Event>>,
+/// The delivery stage: the user's callbacks and the events channel.
+pub(crate) struct Delivery {
+    pub callbacks: Callbacks,
+    /// Whether events go to the channel.
+    channel: bool,
+    overflow: Overflow,
+    /// The events channel's own sender: `Some` until shutdown begins. Each
+    /// worker holds a clone ([`sender`](Self::sender)), so `events()` ends
+    /// when the last worker is done with it, after everything accepted has
+    /// been sent.
+    root: Mutex<Option<Sender<Event>>>,
 }
 
-impl Delivery<'_> {
+impl Delivery {
+    pub fn new(
+        callbacks: Callbacks,
+        channel: bool,
+        overflow: Overflow,
+        tx: Sender<Event>,
+    ) -> Delivery {
+        Delivery {
+            callbacks,
+            channel,
+            overflow,
+            root: Mutex::new(Some(tx)),
+        }
+    }
+
+    /// A worker's own sender (`None` once shutdown began).
+    pub fn sender(&self) -> Option<Sender<Event>> {
+        self.root.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Drops the channel's own sender: `events()` ends once every worker
+    /// has dropped its clone.
+    pub fn close(&self) {
+        self.root.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+
+    /// Hands an answered post to the callbacks and channel, through a
+    /// worker's sender.
+    pub fn to<'a>(
+        &'a self,
+        counters: &'a Counters,
+        tx: Option<&'a Sender<Event>>,
+    ) -> Deliverer<'a> {
+        Deliverer {
+            delivery: self,
+            counters,
+            tx,
+        }
+    }
+}
+
+/// One worker's way to its users.
+pub(crate) struct Deliverer<'a> {
+    delivery: &'a Delivery,
+    counters: &'a Counters,
+    /// The worker's own clone of the events sender (`None` once the server
+    /// dropped it before this worker started).
+    tx: Option<&'a Sender<Event>>,
+}
+
+impl Deliverer<'_> {
     /// Parses an answered post and hands it to the callbacks and channel.
     pub fn deliver(&self, body: Body, chunked: bool, ip: IpAddr) {
-        let shared = self.shared;
-        let counters = &shared.counters;
-        let cb = &shared.callbacks;
+        let counters = self.counters;
+        let cb = &self.delivery.callbacks;
+        let channel = self.delivery.channel;
         counters
             .bytes_received
             .fetch_add(body.len() as u64, Ordering::Relaxed);
@@ -82,12 +137,12 @@ impl Delivery<'_> {
                     raw(self);
                 }
                 if let Some(f) = &cb.on_event {
-                    let copy = shared.channel.then(|| event.clone());
+                    let copy = channel.then(|| event.clone());
                     self.call("on_event", ip, Some(|| f(event, ip)));
                     if let Some(event) = copy {
                         self.send(event);
                     }
-                } else if shared.channel {
+                } else if channel {
                     self.send(event);
                 }
             }
@@ -108,15 +163,15 @@ impl Delivery<'_> {
     fn call(&self, name: &str, ip: IpAddr, f: Option<impl FnOnce()>) {
         if let Some(f) = f {
             if !guarded(name, ip, f) {
-                bump(&self.shared.counters.callback_panics);
+                bump(&self.counters.callback_panics);
             }
         }
     }
 
     /// Queues an event for `events()`, following the overflow policy.
     fn send(&self, event: Event) {
-        let counters = &self.shared.counters;
-        let may_drop = match self.shared.config.overflow {
+        let counters = self.counters;
+        let may_drop = match self.delivery.overflow {
             Overflow::Block => false,
             Overflow::DropTraject => event.category() == Category::Traject,
             Overflow::DropNewest => true,
