@@ -72,8 +72,12 @@
 //!
 //! # How the server works
 //!
-//! A tiny_http acceptor feeds a pool of worker threads. Each worker takes a
-//! request, reads its body, **answers the camera first** (`200`, the success
+//! A tiny_http acceptor feeds a pool of worker threads. Everything that
+//! works around tiny_http 0.12 (its pool, its accept loop, connections it
+//! cannot close, bodies it cannot time out) sits behind one transport
+//! boundary in the source (`src/server/transport/`, whose module docs list
+//! each repair and its test); what it did is in [`TransportStats`]. Each
+//! worker takes a request, reads its body, **answers the camera first** (`200`, the success
 //! XML, one write), then parses and delivers. A slow callback never delays a
 //! camera's answer, and one worker stuck in a callback never stops the others.
 //! While clients hold workers with slow bodies, spare workers are started so
@@ -112,9 +116,10 @@
 //!   and the camera reconnects to whatever listens next.
 //! - **Stats**: `server.stats()` counts requests, events by category,
 //!   keepalives, alarm statuses, unrecognized posts, parse errors, callback
-//!   panics, drops, bytes, refusals by reason, parked connections and accept
-//!   loop restarts, and lists the cameras seen (IP, first and last seen, last
-//!   device name).
+//!   panics, drops, bytes, refusals by reason and requests in progress,
+//!   lists the cameras seen (IP, first and last seen, last device name), and
+//!   in [`Stats::transport`] what the transport's repairs did (parked
+//!   connections, accept loop restarts) and which protections are active.
 //!   `.page("/metrics", |stats| Page::metrics(stats.prometheus()))` answers a
 //!   `GET` path from a fresh snapshot (Prometheus text from `Stats::prometheus`,
 //!   or a health check); pages sit behind the allowlist like posts.
