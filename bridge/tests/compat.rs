@@ -90,9 +90,7 @@ const INTENTIONAL: &[Intentional] = &[
 
 #[test]
 fn vendor_topics_keys_retain_and_webhooks_are_reproduced() {
-    if !mosquitto_tools() {
-        return;
-    }
+    require_mosquitto();
     let golden: Value = serde_json::from_str(include_str!("golden/vendor-capture.json"))
         .expect("golden/vendor-capture.json is JSON");
     let tz = golden["tz"].as_str().expect("golden tz");
