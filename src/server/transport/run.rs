@@ -146,10 +146,12 @@ impl Bound {
         )?;
         let mut workers = Vec::with_capacity(state.settings.workers);
         for i in 0..state.settings.workers {
-            let state = state.clone();
+            // Made here, not on its thread: a worker whose thread starts
+            // after a shutdown began still has its handler (and sender).
+            let worker = Worker::new(state.clone());
             workers.push(spawn(
                 format!("viewtron-worker-{i}"),
-                Box::new(move || Worker::new(state).run()),
+                Box::new(move || worker.run()),
             )?);
         }
         Ok(Transport {

@@ -214,14 +214,13 @@ impl Workers for Workforce {
             return false;
         }
         state.live_workers.fetch_add(1, Ordering::SeqCst);
-        let state2 = state.clone();
+        let worker = Worker {
+            spare: true,
+            ..Worker::new(state.clone())
+        };
         let spawned = std::thread::Builder::new()
             .name("viewtron-worker-spare".into())
-            .spawn(move || {
-                let mut worker = Worker::new(state2);
-                worker.spare = true;
-                worker.run();
-            });
+            .spawn(move || worker.run());
         match spawned {
             Ok(_) => true,
             Err(e) => {
