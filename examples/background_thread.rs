@@ -22,26 +22,27 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use viewtron::Server;
 
-const USAGE: &str =
-    "usage: background_thread [--port N] [--seconds N]   (defaults: 5050, 30; Enter stops early)";
 const STATUS_EVERY: Duration = Duration::from_secs(5);
 
+/// Serves camera events on a background thread for a while; Enter stops it early.
+#[derive(Parser)]
+struct Args {
+    /// TCP port to listen on
+    #[arg(long, default_value_t = 5050)]
+    port: u16,
+    /// how long to serve
+    #[arg(long, default_value_t = 30)]
+    seconds: u64,
+}
+
 fn main() -> ExitCode {
-    let (port, run_for) = match parse_args() {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("background_thread: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
+    let run_for = Duration::from_secs(args.seconds);
     let server = Server::builder()
-        .port(port)
+        .port(args.port)
         .on_event(|event, ip| {
             println!("[{}] {} from {ip}", event.category(), event.description());
         })
@@ -112,29 +113,4 @@ fn main() -> ExitCode {
         stats.keepalives
     );
     ExitCode::SUCCESS
-}
-
-/// Port and run time; `Ok(None)` for `--help`.
-fn parse_args() -> Result<Option<(u16, Duration)>, String> {
-    let (mut port, mut seconds) = (5050, 30);
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--port" => port = value(&arg, args.next())?,
-            "--seconds" => seconds = value(&arg, args.next())?,
-            "-h" | "--help" => return Ok(None),
-            other => return Err(format!("unknown argument `{other}`")),
-        }
-    }
-    Ok(Some((port, Duration::from_secs(seconds))))
-}
-
-fn value<T: std::str::FromStr>(flag: &str, value: Option<String>) -> Result<T, String>
-where
-    T::Err: std::fmt::Display,
-{
-    let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
-    value
-        .parse()
-        .map_err(|e| format!("{flag}: invalid value `{value}`: {e}"))
 }

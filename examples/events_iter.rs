@@ -19,23 +19,23 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
 use viewtron::{Category, Server};
 
-const USAGE: &str = "usage: events_iter [--port N] [--count N]   (default port 5050, no limit)";
+/// Prints camera events read with a `for` loop.
+#[derive(Parser)]
+struct Args {
+    /// TCP port to listen on
+    #[arg(long, default_value_t = 5050)]
+    port: u16,
+    /// stop after this many events [default: no limit]
+    #[arg(long)]
+    count: Option<u64>,
+}
 
 fn main() -> ExitCode {
-    let (port, count) = match parse_args() {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("events_iter: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let server = match Server::builder().port(port).build() {
+    let args = Args::parse();
+    let server = match Server::builder().port(args.port).build() {
         Ok(server) => server,
         Err(e) => {
             eprintln!("events_iter: {e}");
@@ -56,7 +56,7 @@ fn main() -> ExitCode {
                 None => println!(),
             }
         }
-        if count.is_some_and(|n| seen >= n) {
+        if args.count.is_some_and(|n| seen >= n) {
             // The loop ends once the events already received are drained.
             server.shutdown();
         }
@@ -64,29 +64,4 @@ fn main() -> ExitCode {
     let stats = server.stats();
     println!("{seen} events read, {} requests answered", stats.requests);
     ExitCode::SUCCESS
-}
-
-/// Port and event limit; `Ok(None)` for `--help`.
-fn parse_args() -> Result<Option<(u16, Option<u64>)>, String> {
-    let (mut port, mut count) = (5050, None);
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--port" => port = value(&arg, args.next())?,
-            "--count" => count = Some(value(&arg, args.next())?),
-            "-h" | "--help" => return Ok(None),
-            other => return Err(format!("unknown argument `{other}`")),
-        }
-    }
-    Ok(Some((port, count)))
-}
-
-fn value<T: std::str::FromStr>(flag: &str, value: Option<String>) -> Result<T, String>
-where
-    T::Err: std::fmt::Display,
-{
-    let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
-    value
-        .parse()
-        .map_err(|e| format!("{flag}: invalid value `{value}`: {e}"))
 }

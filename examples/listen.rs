@@ -51,169 +51,104 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use clap::error::{ContextKind, ContextValue};
+use clap::Parser;
 use viewtron::{
     AlarmStatus, Category, Event, Page, Server, ServerBuilder, ShutdownHandle, UnparsedReason,
 };
 
-const USAGE: &str = "\
-usage: listen [--port N] [--bind ADDR] [--json] [--quiet] [--verbose]
-              [--max-body BYTES] [--read-timeout SECS] [--body-timeout SECS]
-              [--max-per-address N] [--max-workers N]
-              [--user NAME (--password PASS | --password-file PATH)]
-              [--allow CIDR]... [--trusted-proxy CIDR]... [--metrics]
-
-  --port N      TCP port to listen on (default 5050)
-  --bind ADDR   address to listen on (default: every interface, IPv4 and IPv6)
-  --max-body BYTES     largest post accepted (default 16777216); larger: 413
-  --read-timeout SECS  close a connection silent this long (default 150)
-  --body-timeout SECS  answer 408 to a body not complete this long after its
-                head (default 30)
-  --max-per-address N  requests in progress per camera address (default 8);
-                more: 429
-  --max-workers N      the most worker threads, spares for slow bodies
-                included (default 128)
-  --user NAME --password PASS
-                require HTTP Basic credentials (as set on the camera); else 401
-  --password-file PATH
-                the password from the first line of a file, instead of
-                --password (which other local users can see with `ps`)
-  --allow CIDR  accept posts only from this network (repeatable); others: 403
-  --trusted-proxy CIDR
-                believe X-Forwarded-For from this proxy's network (repeatable):
-                behind it, each camera is known by its own address
-  --metrics     answer GET /metrics with the server's counters (Prometheus text)
-  --json        standard output carries only JSON lines (events, alarm statuses,
-                unrecognized posts, new cameras), each with \"camera_ip\";
-                the banner goes to standard error
-  --quiet       no per-post lines: only the banner and errors
-  --verbose     also show the library's debug log on standard error
-  -h, --help    show this text";
-
-/// What the command line asks for. (No `Debug`: it holds the password.)
+// The command line; `--help` lists it, after a `usage: listen` line. Flags
+// left out keep the library's defaults, given in brackets. (No `Debug`: it
+// holds the password.)
+#[derive(Parser)]
+#[command(help_template = "usage: {usage}\n\n{all-args}")]
 struct Options {
+    /// TCP port to listen on
+    #[arg(long, value_name = "N", default_value_t = 5050)]
     port: u16,
+    /// address to listen on [default: every interface, IPv4 and IPv6]
+    #[arg(long, value_name = "ADDR")]
     bind: Option<IpAddr>,
-    json: bool,
-    quiet: bool,
-    verbose: bool,
+    /// largest post accepted; larger: 413 [default: 16777216]
+    #[arg(long, value_name = "BYTES")]
     max_body: Option<usize>,
+    /// close a connection silent this long [default: 150]
+    #[arg(long, value_name = "SECS")]
     read_timeout: Option<u64>,
+    /// answer 408 to a body not complete this long after its head
+    /// [default: 30]
+    #[arg(long, value_name = "SECS")]
     body_timeout: Option<u64>,
+    /// requests in progress per camera address; more: 429 [default: 8]
+    #[arg(long, value_name = "N")]
     max_per_address: Option<usize>,
+    /// the most worker threads, spares for slow bodies included
+    /// [default: 128]
+    #[arg(long, value_name = "N")]
     max_workers: Option<usize>,
+    /// require HTTP Basic credentials (as set on the camera); else 401
+    #[arg(long, value_name = "NAME", requires = "secret")]
     user: Option<String>,
+    /// the password for --user (a password may start with `-`)
+    #[arg(long, value_name = "PASS", group = "secret", requires = "user")]
+    #[arg(allow_hyphen_values = true)]
     password: Option<String>,
+    /// the password from the first line of a file, instead of --password
+    /// (which other local users can see with `ps`)
+    #[arg(long, value_name = "PATH", group = "secret", requires = "user")]
+    #[arg(value_parser = read_password)]
+    password_file: Option<String>,
+    /// accept posts only from this network (repeatable); others: 403
+    #[arg(long, value_name = "CIDR")]
     allow: Vec<viewtron::Cidr>,
+    /// believe X-Forwarded-For from this proxy's network (repeatable):
+    /// behind it, each camera is known by its own address
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
     trusted_proxies: Vec<viewtron::Cidr>,
+    /// answer GET /metrics with the server's counters (Prometheus text)
+    #[arg(long)]
     metrics: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            port: 5050,
-            bind: None,
-            json: false,
-            quiet: false,
-            verbose: false,
-            max_body: None,
-            read_timeout: None,
-            body_timeout: None,
-            max_per_address: None,
-            max_workers: None,
-            user: None,
-            password: None,
-            allow: Vec::new(),
-            trusted_proxies: Vec::new(),
-            metrics: false,
-        }
-    }
-}
-
-/// `Ok(None)` means `--help`. Flags taking a value accept `--flag VALUE` and
-/// `--flag=VALUE`.
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
-    let mut options = Options::default();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => (flag.to_owned(), Some(value)),
-            _ => (arg.clone(), None),
-        };
-        let mut value = || -> Result<String, String> {
-            match inline {
-                Some(v) => Ok(v.to_owned()),
-                None => args.next().ok_or_else(|| format!("{flag} needs a value")),
-            }
-        };
-        match flag.as_str() {
-            "--port" => options.port = parse_value(&flag, &value()?)?,
-            "--bind" => options.bind = Some(parse_value(&flag, &value()?)?),
-            "--max-body" => options.max_body = Some(parse_value(&flag, &value()?)?),
-            "--read-timeout" => options.read_timeout = Some(parse_value(&flag, &value()?)?),
-            "--body-timeout" => options.body_timeout = Some(parse_value(&flag, &value()?)?),
-            "--max-per-address" => options.max_per_address = Some(parse_value(&flag, &value()?)?),
-            "--max-workers" => options.max_workers = Some(parse_value(&flag, &value()?)?),
-            "--user" => options.user = Some(value()?),
-            "--password" | "--password-file" if options.password.is_some() => {
-                return Err("give --password or --password-file, once".into());
-            }
-            "--password" => options.password = Some(value()?),
-            "--password-file" => options.password = Some(read_password(&value()?)?),
-            "--allow" => options.allow.push(parse_value(&flag, &value()?)?),
-            "--trusted-proxy" => options.trusted_proxies.push(parse_value(&flag, &value()?)?),
-            "--json" | "--quiet" | "-q" | "--verbose" | "-v" | "--metrics" | "--help" | "-h"
-                if inline.is_some() =>
-            {
-                return Err(format!("{flag} takes no value"));
-            }
-            "--json" => options.json = true,
-            "--quiet" | "-q" => options.quiet = true,
-            "--verbose" | "-v" => options.verbose = true,
-            "--metrics" => options.metrics = true,
-            "--help" | "-h" => return Ok(None),
-            _ if flag.starts_with('-') => return Err(format!("unknown flag `{flag}`")),
-            _ => return Err(format!("unexpected argument `{arg}`")),
-        }
-    }
-    if options.user.is_some() != options.password.is_some() {
-        return Err("--user and --password (or --password-file) go together".into());
-    }
-    Ok(Some(options))
+    /// standard output carries only JSON lines (events, alarm statuses,
+    /// unrecognized posts, new cameras), each with "camera_ip"; the banner
+    /// goes to standard error
+    #[arg(long)]
+    json: bool,
+    /// no per-post lines: only the banner and errors
+    #[arg(short, long)]
+    quiet: bool,
+    /// also show the library's debug log on standard error
+    #[arg(short, long)]
+    verbose: bool,
 }
 
 /// The first line of `path`, without its line end. The error never shows
 /// the file's contents.
 fn read_password(path: &str) -> Result<String, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("--password-file: cannot read `{path}`: {e}"))?;
-    let line = text.lines().next().unwrap_or("");
-    if line.is_empty() {
-        return Err(format!("--password-file: `{path}` has an empty first line"));
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
+    match text.lines().next() {
+        Some(line) if !line.is_empty() => Ok(line.to_owned()),
+        _ => Err("its first line is empty".into()),
     }
-    Ok(line.to_owned())
-}
-
-fn parse_value<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, String>
-where
-    T::Err: std::fmt::Display,
-{
-    text.parse()
-        .map_err(|e| format!("{flag}: invalid value `{text}`: {e}"))
 }
 
 fn main() -> ExitCode {
-    let options = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(options)) => options,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("listen: {message}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    StderrLogger::install(options.verbose);
+    let options = Options::try_parse().unwrap_or_else(|mut e| {
+        // `Options::parse()`, except that every usage error ends with the
+        // same lower-case `usage: listen` line, as it always has (tests look
+        // for it; clap writes `Usage:`, and not for every error).
+        let usage = ContextValue::StyledStr("usage: listen [OPTIONS]".into());
+        e.insert(ContextKind::Usage, usage);
+        e.exit()
+    });
+    // The library reports through the `log` crate (a callback that panicked,
+    // a refused request, a listener failure): show that on standard error.
+    env_logger::Builder::new()
+        .parse_filters(if options.verbose { "debug" } else { "warn" })
+        .format(|out, record| {
+            let (level, target) = (record.level(), record.target());
+            writeln!(out, "listen: {level} {target}: {}", record.args())
+        })
+        .init();
 
     let out = Arc::new(Output {
         json: options.json,
@@ -273,7 +208,8 @@ fn configure(options: &Options, out: &Arc<Output>) -> ServerBuilder {
     if let Some(workers) = options.max_workers {
         builder = builder.max_workers(workers);
     }
-    if let (Some(user), Some(password)) = (&options.user, &options.password) {
+    let password = options.password.as_ref().or(options.password_file.as_ref());
+    if let (Some(user), Some(password)) = (&options.user, password) {
         builder = builder.basic_auth(user.as_str(), password.as_str());
     }
     if options.metrics {
@@ -433,40 +369,4 @@ fn with_camera_ip(json: String, ip: IpAddr) -> String {
         .strip_suffix('}')
         .expect("a post serialises to a JSON object");
     format!(r#"{keys},"camera_ip":"{ip}"}}"#)
-}
-
-/// The library reports through the `log` crate (a callback that panicked, a
-/// listener failure); this shows those messages on standard error.
-struct StderrLogger;
-
-impl StderrLogger {
-    fn install(verbose: bool) {
-        static LOGGER: StderrLogger = StderrLogger;
-        if log::set_logger(&LOGGER).is_ok() {
-            log::set_max_level(if verbose {
-                log::LevelFilter::Debug
-            } else {
-                log::LevelFilter::Warn
-            });
-        }
-    }
-}
-
-impl log::Log for StderrLogger {
-    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= log::max_level()
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        if self.enabled(record.metadata()) {
-            eprintln!(
-                "listen: {} {}: {}",
-                record.level(),
-                record.target(),
-                record.args()
-            );
-        }
-    }
-
-    fn flush(&self) {}
 }

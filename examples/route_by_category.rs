@@ -14,9 +14,16 @@
 use std::net::IpAddr;
 use std::process::ExitCode;
 
+use clap::Parser;
 use viewtron::{Category, Event, Server};
 
-const USAGE: &str = "usage: route_by_category [--port N]   (default port 5050)";
+/// Prints plates, intrusions and faces, each from a handler of its own.
+#[derive(Parser)]
+struct Args {
+    /// TCP port to listen on
+    #[arg(long, default_value_t = 5050)]
+    port: u16,
+}
 
 fn handle_lpr(event: &Event, ip: IpAddr) {
     let plate = event.plate_number().unwrap_or("<no plate>");
@@ -46,18 +53,12 @@ fn handle_event(event: Event, ip: IpAddr) {
 }
 
 fn main() -> ExitCode {
-    let port = match parse_args() {
-        Ok(Some(port)) => port,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("route_by_category: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match Server::builder().port(port).on_event(handle_event).build() {
+    let args = Args::parse();
+    match Server::builder()
+        .port(args.port)
+        .on_event(handle_event)
+        .build()
+    {
         Ok(server) => {
             server.serve_forever();
             ExitCode::SUCCESS
@@ -67,23 +68,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// The port; `Ok(None)` for `--help`.
-fn parse_args() -> Result<Option<u16>, String> {
-    let mut port = 5050;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--port" => {
-                let value = args.next().ok_or("--port needs a value")?;
-                port = value
-                    .parse()
-                    .map_err(|e| format!("--port: invalid value `{value}`: {e}"))?;
-            }
-            "-h" | "--help" => return Ok(None),
-            other => return Err(format!("unknown argument `{other}`")),
-        }
-    }
-    Ok(Some(port))
 }

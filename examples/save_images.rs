@@ -26,9 +26,19 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use clap::Parser;
 use viewtron::{Category, Event, ImageError, Server};
 
-const USAGE: &str = "usage: save_images [--port N] [--dir DIR]   (defaults: 5050, captures)";
+/// Saves the pictures of licence plate events to DIR.
+#[derive(Parser)]
+struct Args {
+    /// TCP port to listen on
+    #[arg(long, default_value_t = 5050)]
+    port: u16,
+    /// where the pictures go (created if missing)
+    #[arg(long, default_value = "captures")]
+    dir: PathBuf,
+}
 
 /// Where images go, and a counter for names that need one.
 struct Captures {
@@ -101,27 +111,17 @@ impl Captures {
 }
 
 fn main() -> ExitCode {
-    let (port, dir) = match parse_args() {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("save_images: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    if let Err(e) = fs::create_dir_all(&dir) {
-        eprintln!("save_images: cannot create {}: {e}", dir.display());
+    let args = Args::parse();
+    if let Err(e) = fs::create_dir_all(&args.dir) {
+        eprintln!("save_images: cannot create {}: {e}", args.dir.display());
         return ExitCode::FAILURE;
     }
     let captures = Arc::new(Captures {
-        dir,
+        dir: args.dir,
         counter: AtomicU64::new(0),
     });
     let server = Server::builder()
-        .port(port)
+        .port(args.port)
         .on_event(move |event, ip| captures.handle_event(&event, ip))
         .build();
     match server {
@@ -134,25 +134,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Port and directory; `Ok(None)` for `--help`.
-fn parse_args() -> Result<Option<(u16, PathBuf)>, String> {
-    let (mut port, mut dir) = (5050, PathBuf::from("captures"));
-    let mut args = std::env::args_os().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.to_str() {
-            Some("--port") => {
-                let value = args.next().ok_or("--port needs a value")?;
-                let value = value.to_string_lossy();
-                port = value
-                    .parse()
-                    .map_err(|e| format!("--port: invalid value `{value}`: {e}"))?;
-            }
-            Some("--dir") => dir = args.next().ok_or("--dir needs a value")?.into(),
-            Some("-h" | "--help") => return Ok(None),
-            _ => return Err(format!("unknown argument `{}`", arg.to_string_lossy())),
-        }
-    }
-    Ok(Some((port, dir)))
 }

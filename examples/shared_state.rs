@@ -22,25 +22,28 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use viewtron::{Category, Server};
-
-const USAGE: &str = "usage: shared_state [--port N] [--every SECS] [--seconds N]
-  defaults: port 5050, counts every 10 s, run until interrupted";
 
 type PlateCounts = Arc<Mutex<HashMap<String, u32>>>;
 
+/// Counts licence plates and prints the counts now and then.
+#[derive(Parser)]
+struct Args {
+    /// TCP port to listen on
+    #[arg(long, default_value_t = 5050)]
+    port: u16,
+    /// print the counts every this many seconds
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    every: u64,
+    /// stop after this many seconds [default: run until interrupted]
+    #[arg(long)]
+    seconds: Option<u64>,
+}
+
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("shared_state: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
+    let every = Duration::from_secs(args.every);
 
     let counts = PlateCounts::default();
     let server = {
@@ -71,13 +74,13 @@ fn main() -> ExitCode {
         thread::spawn(move || server.serve_forever())
     };
 
-    let deadline = args.seconds.map(|s| Instant::now() + s);
+    let deadline = args
+        .seconds
+        .map(|s| Instant::now() + Duration::from_secs(s));
     loop {
         let nap = match deadline {
-            Some(deadline) => args
-                .every
-                .min(deadline.saturating_duration_since(Instant::now())),
-            None => args.every,
+            Some(deadline) => every.min(deadline.saturating_duration_since(Instant::now())),
+            None => every,
         };
         thread::sleep(nap);
         if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -109,43 +112,4 @@ fn print_counts(when: &str, counts: &PlateCounts) {
     for (plate, n) in snapshot {
         println!("  {plate:<16} {n}");
     }
-}
-
-struct Args {
-    port: u16,
-    every: Duration,
-    seconds: Option<Duration>,
-}
-
-/// `Ok(None)` for `--help`.
-fn parse_args() -> Result<Option<Args>, String> {
-    let mut parsed = Args {
-        port: 5050,
-        every: Duration::from_secs(10),
-        seconds: None,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--port" => parsed.port = value(&arg, args.next())?,
-            "--every" => parsed.every = Duration::from_secs(value(&arg, args.next())?),
-            "--seconds" => parsed.seconds = Some(Duration::from_secs(value(&arg, args.next())?)),
-            "-h" | "--help" => return Ok(None),
-            other => return Err(format!("unknown argument `{other}`")),
-        }
-    }
-    if parsed.every.is_zero() {
-        return Err("--every must be at least 1".into());
-    }
-    Ok(Some(parsed))
-}
-
-fn value<T: std::str::FromStr>(flag: &str, value: Option<String>) -> Result<T, String>
-where
-    T::Err: std::fmt::Display,
-{
-    let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
-    value
-        .parse()
-        .map_err(|e| format!("{flag}: invalid value `{value}`: {e}"))
 }

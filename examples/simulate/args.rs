@@ -3,30 +3,60 @@
 
 use std::io::{self, Read};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
-pub(crate) const USAGE: &str = "usage: simulate [OPTIONS] URL FILE...
+use clap::Parser;
 
-Posts the FILEs (camera XML bodies, round-robin; `-` reads stdin once) to URL
-(http://host[:port][/path]) and reports throughput and latency.
-
-  -c, --connections N     concurrent connections (default 1)
-  -n, --count N           stop after N posts (default: number of FILEs)
-  -d, --duration SECS     stop after SECS seconds (with -n: whichever first)
-      --rate R            total posts/s across all connections (default: flat out)
-      --close             one connection per post, `Connection: close` (default keep-alive)
-      --chunked           send bodies with `Transfer-Encoding: chunked`
-      --absolute          absolute-form target `POST http://host:port/path` (as NVRs send)
-      --soap              `Content-Type: application/soap+xml` (as NVRs send)
-      --keepalive-every S an empty-body keepalive POST every S seconds on each connection
-      --burst             one thread opens every connection and posts on it at once,
-                          back to back as fast as it can (then -n/-d posts are
-                          shared out as usual); reports the slowest first answer
-      --quiet             print only the final report
-      --json              print the final report as one JSON line
-  -h, --help              this text
-
-Exit status: 0 without errors, 1 with any error, 2 on a usage error.";
+/// Posts the FILEs (camera XML bodies, round-robin) to URL and reports
+/// throughput and latency.
+#[derive(Parser)]
+#[command(after_help = "Exit status: 0 without errors, 1 with any error, 2 on a usage error.")]
+struct Cli {
+    /// http://host[:port][/path]
+    url: String,
+    /// a post body; `-` reads standard input (once)
+    #[arg(value_name = "FILE", required = true)]
+    files: Vec<String>,
+    /// concurrent connections
+    #[arg(short, long, value_name = "N", default_value = "1")]
+    connections: NonZeroUsize,
+    /// stop after N posts [default: number of FILEs]
+    #[arg(short = 'n', long, value_name = "N")]
+    count: Option<u64>,
+    /// stop after SECS seconds (with -n: whichever first)
+    #[arg(short, long, value_name = "SECS", value_parser = seconds)]
+    duration: Option<Duration>,
+    /// total posts/s across all connections [default: flat out]
+    #[arg(long, value_name = "R", value_parser = positive)]
+    rate: Option<f64>,
+    /// one connection per post, `Connection: close` [default: keep-alive]
+    #[arg(long)]
+    close: bool,
+    /// send bodies with `Transfer-Encoding: chunked`
+    #[arg(long)]
+    chunked: bool,
+    /// absolute-form target `POST http://host:port/path` (as NVRs send)
+    #[arg(long)]
+    absolute: bool,
+    /// `Content-Type: application/soap+xml` (as NVRs send)
+    #[arg(long)]
+    soap: bool,
+    /// an empty-body keepalive POST every SECS seconds on each connection
+    #[arg(long, value_name = "SECS", value_parser = seconds)]
+    keepalive_every: Option<Duration>,
+    /// one thread opens every connection and posts on it at once, back to
+    /// back as fast as it can (then -n/-d posts are shared out as usual);
+    /// reports the slowest first answer
+    #[arg(long)]
+    burst: bool,
+    /// print only the final report
+    #[arg(long)]
+    quiet: bool,
+    /// print the final report as one JSON line
+    #[arg(long)]
+    json: bool,
+}
 
 #[derive(Default)]
 pub(crate) struct Config {
@@ -52,64 +82,28 @@ pub(crate) struct Config {
     pub(crate) json: bool,
 }
 
-pub(crate) fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
+/// The run the command line asks for. clap answers `--help` and usage
+/// errors itself (and exits); `Err` is a URL that does not resolve or a
+/// FILE that cannot be read.
+pub(crate) fn parse_args() -> Result<Config, String> {
+    let cli = Cli::parse();
     let mut cfg = Config {
-        connections: 1,
+        connections: cli.connections.get(),
+        duration: cli.duration,
+        rate: cli.rate,
+        keepalive_every: cli.keepalive_every,
+        close: cli.close,
+        burst: cli.burst,
+        chunked: cli.chunked,
+        absolute: cli.absolute,
+        soap: cli.soap,
+        quiet: cli.quiet,
+        json: cli.json,
         ..Config::default()
     };
-    let (mut positional, mut count) = (Vec::new(), None);
-    while let Some(arg) = args.next() {
-        if arg == "--" {
-            positional.extend(args.by_ref());
-            break;
-        }
-        if !arg.starts_with('-') || arg == "-" {
-            positional.push(arg);
-            continue;
-        }
-        // `--opt=value` or `--opt value`.
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
-            _ => (arg, None),
-        };
-        let mut value = || {
-            let v = inline.clone().or_else(|| args.next());
-            v.ok_or(format!("{name} needs a value"))
-        };
-        match name.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "-c" | "--connections" => cfg.connections = number(&name, &value()?)?,
-            "-n" | "--count" => count = Some(number(&name, &value()?)?),
-            "-d" | "--duration" => cfg.duration = Some(seconds(&name, &value()?)?),
-            "--rate" => cfg.rate = Some(positive(&name, &value()?)?),
-            "--keepalive-every" => cfg.keepalive_every = Some(seconds(&name, &value()?)?),
-            flag => {
-                let on = match flag {
-                    "--close" => &mut cfg.close,
-                    "--burst" => &mut cfg.burst,
-                    "--chunked" => &mut cfg.chunked,
-                    "--absolute" => &mut cfg.absolute,
-                    "--soap" => &mut cfg.soap,
-                    "--quiet" => &mut cfg.quiet,
-                    "--json" => &mut cfg.json,
-                    _ => return Err(format!("unknown option {name}")),
-                };
-                if inline.is_some() {
-                    return Err(format!("{name} takes no value"));
-                }
-                *on = true;
-            }
-        }
-    }
-    if positional.len() < 2 {
-        return Err("need a URL and at least one FILE".into());
-    }
-    if cfg.connections == 0 {
-        return Err("--connections must be at least 1".into());
-    }
-    parse_url(&mut cfg, &positional[0])?;
-    let files = read_files(&positional[1..])?;
-    cfg.count = match (count, cfg.duration) {
+    parse_url(&mut cfg, &cli.url)?;
+    let files = read_files(&cli.files)?;
+    cfg.count = match (cli.count, cfg.duration) {
         (Some(n), _) => n,
         (None, Some(_)) => u64::MAX,
         (None, None) if cfg.burst => cfg.connections as u64, // one post each
@@ -117,24 +111,19 @@ pub(crate) fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Optio
     };
     cfg.posts = files.iter().map(|body| build_request(&cfg, body)).collect();
     cfg.keepalive = build_request(&cfg, &[]);
-    Ok(Some(cfg))
-}
-
-fn number<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, String> {
-    v.parse()
-        .map_err(|_| format!("{name}: not a whole number: {v:?}"))
+    Ok(cfg)
 }
 
 /// A positive number (below 10⁹).
-fn positive(name: &str, v: &str) -> Result<f64, String> {
+fn positive(v: &str) -> Result<f64, String> {
     match v.parse::<f64>() {
         Ok(x) if x > 0.0 && x < 1e9 => Ok(x),
-        _ => Err(format!("{name}: not a positive number: {v:?}")),
+        _ => Err("not a positive number".into()),
     }
 }
 
-fn seconds(name: &str, v: &str) -> Result<Duration, String> {
-    positive(name, v).map(Duration::from_secs_f64)
+fn seconds(v: &str) -> Result<Duration, String> {
+    positive(v).map(Duration::from_secs_f64)
 }
 
 /// `http://host[:port][/path]`: sets the addresses, the Host header and the path.

@@ -46,18 +46,14 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc;
 use std::time::Instant;
 
-use args::{parse_args, USAGE};
+use args::parse_args;
 use connection::{run_connection, TICKETS};
 use report::report;
 use tally::Tally;
 
 fn main() -> ExitCode {
-    let cfg = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(cfg)) => cfg,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
+    let cfg = match parse_args() {
+        Ok(cfg) => cfg,
         Err(msg) => {
             eprintln!("simulate: {msg}\n(simulate --help for usage)");
             return ExitCode::from(2);

@@ -8,101 +8,76 @@
 
 use std::time::Duration;
 
-/// Reads a rig's command line, `PORT SECONDS` and the rig's own flags.
-///
-/// `-h` and `--help` give `Ok(None)`. Every other argument that starts with
-/// `-` (a lone `-` excepted) goes to `flag`, with the arguments after it so
-/// that it can take a value; `flag` answers `Ok(false)` for a flag it does
-/// not know, which is an error. What remains must be exactly `PORT`, a port
-/// number (0 picks a free port), and `SECONDS`, a duration in seconds
-/// (decimals allowed). Errors are one line, for the rig to print with its
-/// usage.
+use clap::error::{ContextKind, ContextValue};
+
+/// `PORT SECONDS`, the start of both rigs' command lines, for a rig's
+/// `clap::Parser` to flatten (`#[command(flatten)]`) before its own flags.
+/// PORT is a port number (0 picks a free port); SECONDS a duration in
+/// seconds (decimals allowed).
 ///
 /// ```
+/// use clap::Parser;
 /// use std::time::Duration;
 ///
-/// let args = ["5050", "--verbose", "1.5"].map(String::from);
-/// let mut verbose = false;
-/// let parsed = viewtron_bench_rigs::parse_args(args, |flag, _rest| {
-///     verbose |= flag == "--verbose";
-///     Ok(flag == "--verbose")
-/// });
-/// assert_eq!(parsed, Ok(Some((5050, Duration::from_millis(1500)))));
-/// assert!(verbose);
+/// #[derive(Parser)]
+/// struct Rig {
+///     #[command(flatten)]
+///     run: viewtron_bench_rigs::RunFor,
+///     #[arg(long)]
+///     verbose: bool,
+/// }
 ///
-/// let no_flags = |_: &str, _: &mut dyn Iterator<Item = String>| Ok(false);
-/// let help = viewtron_bench_rigs::parse_args(["--help".to_string()], no_flags);
-/// assert_eq!(help, Ok(None));
-/// let bad = viewtron_bench_rigs::parse_args(["5050".to_string()], no_flags);
-/// assert_eq!(bad, Err("expected PORT and SECONDS, got 1 argument(s)".to_string()));
+/// let rig = Rig::try_parse_from(["rig", "5050", "--verbose", "1.5"]).unwrap();
+/// assert_eq!(rig.run.port, 5050);
+/// assert_eq!(rig.run.seconds, Duration::from_millis(1500));
+/// assert!(rig.verbose);
+/// assert!(Rig::try_parse_from(["rig", "5050"]).is_err());
+/// assert!(Rig::try_parse_from(["rig", "5050", "x"]).is_err());
 /// ```
-pub fn parse_args<F>(
-    args: impl IntoIterator<Item = String>,
-    mut flag: F,
-) -> Result<Option<(u16, Duration)>, String>
-where
-    F: FnMut(&str, &mut dyn Iterator<Item = String>) -> Result<bool, String>,
-{
-    let mut args = args.into_iter();
-    let mut positional = Vec::new();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            name if name.starts_with('-') && name.len() > 1 => {
-                if !flag(name, &mut args)? {
-                    return Err(format!("unknown flag `{name}`"));
-                }
-            }
-            _ => positional.push(arg),
-        }
-    }
-    let [port, seconds] = positional.as_slice() else {
-        return Err(format!(
-            "expected PORT and SECONDS, got {} argument(s)",
-            positional.len()
-        ));
-    };
-    let port = port
-        .parse()
-        .map_err(|e| format!("PORT: invalid value `{port}`: {e}"))?;
-    let run_for = seconds
-        .parse::<f64>()
-        .ok()
-        .and_then(|s| Duration::try_from_secs_f64(s).ok())
-        .ok_or_else(|| format!("SECONDS: invalid value `{seconds}`"))?;
-    Ok(Some((port, run_for)))
+#[derive(clap::Args)]
+pub struct RunFor {
+    /// port on 127.0.0.1 (0 picks a free port)
+    pub port: u16,
+    /// how long to serve, in seconds (decimals allowed)
+    #[arg(value_parser = seconds)]
+    pub seconds: Duration,
 }
 
-/// What a rig does with [`parse_args`]' outcome: `Ok` with its arguments
-/// to run, or `Err` with the exit code after printing `usage` (to standard
-/// output for `--help`, status 0; to standard error after the message for
-/// a bad command line, status 2).
+fn seconds(text: &str) -> Result<Duration, String> {
+    let seconds = text.parse::<f64>().map_err(|e| e.to_string())?;
+    Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string())
+}
+
+/// The rigs' `--help`: a `usage: RIG [OPTIONS] <PORT> <SECONDS>` line, what
+/// the rig does, then its arguments. For `#[command(help_template = …)]`.
 ///
 /// ```
-/// use std::process::ExitCode;
+/// use clap::{CommandFactory, Parser};
 ///
-/// let usage = "usage: rig PORT SECONDS";
-/// assert_eq!(viewtron_bench_rigs::args_or_exit("rig", usage, Ok(Some(7))), Ok(7));
-/// assert_eq!(viewtron_bench_rigs::args_or_exit::<u8>("rig", usage, Ok(None)), Err(ExitCode::SUCCESS));
-/// let bad = viewtron_bench_rigs::args_or_exit::<u8>("rig", usage, Err("no PORT".into()));
-/// assert_eq!(bad, Err(ExitCode::from(2)));
+/// /// Serves a while.
+/// #[derive(Parser)]
+/// #[command(name = "rig", help_template = viewtron_bench_rigs::HELP)]
+/// struct Rig {
+///     #[command(flatten)]
+///     run: viewtron_bench_rigs::RunFor,
+/// }
+///
+/// let help = Rig::command().render_help().to_string();
+/// assert!(help.starts_with("usage: rig <PORT> <SECONDS>\n\nServes a while\n"), "{help}");
 /// ```
-pub fn args_or_exit<T>(
-    rig: &str,
-    usage: &str,
-    parsed: Result<Option<T>, String>,
-) -> Result<T, std::process::ExitCode> {
-    match parsed {
-        Ok(Some(args)) => Ok(args),
-        Ok(None) => {
-            println!("{usage}");
-            Err(std::process::ExitCode::SUCCESS)
-        }
-        Err(message) => {
-            eprintln!("{rig}: {message}\n{usage}");
-            Err(std::process::ExitCode::from(2))
-        }
-    }
+pub const HELP: &str = "usage: {usage}\n\n{about}\n\n{all-args}";
+
+/// `T::parse()` for a rig, except that every usage error ends with the
+/// `usage: RIG …` line in lower case, as it always has (tests look for it;
+/// clap writes `Usage:`, and not for every error): the message on standard
+/// error and status 2, or `--help` on standard output and status 0.
+pub fn parse<T: clap::Parser>() -> T {
+    T::try_parse().unwrap_or_else(|mut e| {
+        let usage = T::command().render_usage().to_string();
+        let usage = usage.replacen("Usage:", "usage:", 1);
+        e.insert(ContextKind::Usage, ContextValue::StyledStr(usage.into()));
+        e.exit()
+    })
 }
 
 /// This process's peak resident set size in KiB (`VmHWM` in

@@ -47,37 +47,36 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
 
+use clap::Parser;
 use tiny_http::{Header, Response, StatusCode};
-
-const USAGE: &str = "usage: ceiling PORT SECONDS [--workers N] [--parse FILE]
-  serves 127.0.0.1:PORT for SECONDS with bare tiny_http (N workers, default 4),
-  then prints `requests=N connections=C peak_rss_kb=K`;
-  --parse FILE: roxmltree also parses FILE once per request (the floor)";
 
 /// The answer every camera post expects.
 const SUCCESS_XML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><config version=\"1.0\" \
      xmlns=\"http://www.ipc.com/ver10\"><status>success</status></config>";
 
+/// Serves 127.0.0.1:PORT for SECONDS with bare tiny_http, then prints
+/// `requests=N connections=C peak_rss_kb=K`.
+#[derive(Parser)]
+#[command(name = "ceiling", help_template = viewtron_bench_rigs::HELP)]
 struct Args {
-    port: u16,
-    run_for: Duration,
-    workers: usize,
-    /// The document roxmltree parses per request (`--parse`), if any.
+    #[command(flatten)]
+    run: viewtron_bench_rigs::RunFor,
+    /// worker threads (1 to 1024)
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    workers: u16,
+    /// roxmltree also parses FILE once per request (the floor)
+    #[arg(long, value_name = "FILE", value_parser = read_document)]
     parse: Option<Arc<str>>,
 }
 
 fn main() -> ExitCode {
-    let args = match viewtron_bench_rigs::args_or_exit("ceiling", USAGE, parse_args()) {
-        Ok(args) => args,
-        Err(code) => return code,
-    };
+    let args: Args = viewtron_bench_rigs::parse();
 
-    let server = match listen(args.port) {
+    let server = match listen(args.run.port) {
         Ok(server) => Arc::new(server),
         Err(e) => {
-            eprintln!("ceiling: cannot listen on 127.0.0.1:{}: {e}", args.port);
+            eprintln!("ceiling: cannot listen on 127.0.0.1:{}: {e}", args.run.port);
             return ExitCode::FAILURE;
         }
     };
@@ -91,11 +90,11 @@ fn main() -> ExitCode {
     eprintln!(
         "ceiling: listening on {} for {:?} ({} workers)",
         server.server_addr(),
-        args.run_for,
+        args.run.seconds,
         args.workers
     );
 
-    thread::sleep(args.run_for);
+    thread::sleep(args.run.seconds);
     stop.store(true, Ordering::SeqCst);
     // Each unblock wakes one worker, after the requests already queued.
     for _ in 0..args.workers {
@@ -191,35 +190,11 @@ fn read_body(reader: &mut dyn Read, buf: &mut Vec<u8>) -> io::Result<usize> {
     }
 }
 
-/// `Ok(None)` for `--help`.
-fn parse_args() -> Result<Option<Args>, String> {
-    let (mut workers, mut parse) = (4, None);
-    let parsed = viewtron_bench_rigs::parse_args(std::env::args().skip(1), |flag, rest| {
-        match flag {
-            "--workers" => {
-                let value = rest.next().ok_or("--workers needs a value")?;
-                workers = match value.parse() {
-                    Ok(n @ 1..=1024) => n,
-                    _ => return Err(format!("--workers: invalid value `{value}` (1 to 1024)")),
-                };
-            }
-            "--parse" => {
-                let file = rest.next().ok_or("--parse needs a file")?;
-                let text = std::fs::read_to_string(&file)
-                    .map_err(|e| format!("--parse: cannot read {file}: {e}"))?;
-                if nodes(&text) == 0 {
-                    return Err(format!("--parse: {file} is not a document roxmltree reads"));
-                }
-                parse = Some(Arc::from(text));
-            }
-            _ => return Ok(false),
-        }
-        Ok(true)
-    })?;
-    Ok(parsed.map(|(port, run_for)| Args {
-        port,
-        run_for,
-        workers,
-        parse,
-    }))
+/// The document `--parse` names, read once; refused unless roxmltree reads it.
+fn read_document(file: &str) -> Result<Arc<str>, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read it: {e}"))?;
+    if nodes(&text) == 0 {
+        return Err("not a document roxmltree reads".into());
+    }
+    Ok(Arc::from(text))
 }

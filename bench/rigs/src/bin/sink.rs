@@ -29,32 +29,31 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
 
+use clap::Parser;
 use viewtron::Server;
 
-const USAGE: &str = "usage: sink PORT SECONDS [--channel] [--rss]
-  serves 127.0.0.1:PORT for SECONDS, then prints `events=N keepalives=N requests=N`;
-  --channel counts through server.events() instead of an on_event callback;
-  --rss appends ` peak_rss_kb=K` (peak resident set) to that line";
-
+/// Serves 127.0.0.1:PORT for SECONDS, then prints `events=N keepalives=N requests=N`.
+#[derive(Parser)]
+#[command(name = "sink", help_template = viewtron_bench_rigs::HELP)]
 struct Args {
-    port: u16,
-    run_for: Duration,
+    #[command(flatten)]
+    run: viewtron_bench_rigs::RunFor,
+    /// count through server.events() instead of an on_event callback
+    #[arg(long)]
     channel: bool,
+    /// append ` peak_rss_kb=K` (peak resident set) to that line
+    #[arg(long)]
     rss: bool,
 }
 
 fn main() -> ExitCode {
-    let args = match viewtron_bench_rigs::args_or_exit("sink", USAGE, parse_args()) {
-        Ok(args) => args,
-        Err(code) => return code,
-    };
+    let args: Args = viewtron_bench_rigs::parse();
 
     let events = Arc::new(AtomicU64::new(0));
     let builder = Server::builder()
         .bind(Ipv4Addr::LOCALHOST.into())
-        .port(args.port);
+        .port(args.run.port);
     let builder = if args.channel {
         builder // no callback: events go to the channel
     } else {
@@ -83,11 +82,11 @@ fn main() -> ExitCode {
     eprintln!(
         "sink: listening on {} for {:?} ({})",
         server.local_addr(),
-        args.run_for,
+        args.run.seconds,
         if args.channel { "channel" } else { "callback" }
     );
 
-    thread::sleep(args.run_for);
+    thread::sleep(args.run.seconds);
     server.shutdown();
     server.wait(); // every received request is answered and delivered
     if let Some(consumer) = consumer {
@@ -111,7 +110,6 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `Ok(None)` for `--help`.
 /// Reads what a user reads (category, description, plate, targets), so
 /// that no lazy path can skip the parsing users pay for.
 fn read_like_a_user(event: &viewtron::Event) {
@@ -121,22 +119,4 @@ fn read_like_a_user(event: &viewtron::Event) {
         event.plate_number(),
         event.targets().len(),
     ));
-}
-
-fn parse_args() -> Result<Option<Args>, String> {
-    let (mut channel, mut rss) = (false, false);
-    let parsed = viewtron_bench_rigs::parse_args(std::env::args().skip(1), |flag, _| {
-        match flag {
-            "--channel" => channel = true,
-            "--rss" => rss = true,
-            _ => return Ok(false),
-        }
-        Ok(true)
-    })?;
-    Ok(parsed.map(|(port, run_for)| Args {
-        port,
-        run_for,
-        channel,
-        rss,
-    }))
 }
