@@ -23,8 +23,8 @@ use super::counters::Counters;
 use super::watch::{Deadline, Reading, Watch};
 
 /// What the transport hands each request to: one per worker thread, made
-/// when the thread starts and dropped when it leaves (so what it holds,
-/// such as an events sender, lives exactly as long as its worker).
+/// just before the thread starts and dropped when it leaves (so what it
+/// holds, such as an events sender, lives exactly as long as its worker).
 pub(crate) type Handler = Box<dyn for<'t> FnMut(Exchange<'t>) + Send>;
 
 /// Makes a [`Handler`] for each worker thread the transport starts.
