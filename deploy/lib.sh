@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell helpers shared by the deployment tests (deploy/*/test.sh), sourced
 # after the script defines `say MESSAGE`:
 #
@@ -48,4 +49,39 @@ substitute() {
         exit 1
     fi
     sed -i -E "$expression" "$file"
+}
+
+# quote FILE...: the files' lines through `say`, indented (missing files
+# are passed over).
+quote() {
+    local line
+    cat "$@" 2>/dev/null | while IFS= read -r line; do say "  $line"; done
+}
+
+# run_nginx NAME DIR PORT: checks DIR/nginx.conf, starts nginx on it in the
+# foreground as a child (its pid added to the caller's `pids`, the binary
+# from `nginx_bin`) and waits until PORT accepts connections. Returns 0 once
+# it does, 2 when PORT was taken meanwhile (pick another and call again);
+# any other failure exits.
+# shellcheck disable=SC2154 # nginx_bin and pids are the caller's
+run_nginx() {
+    local name=$1 dir=$2 port=$3
+    if ! "$nginx_bin" -t -q -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" 2>"$dir/t.err"; then
+        say "nginx rejects the configuration:"
+        quote "$dir/t.err"
+        exit 1
+    fi
+    "$nginx_bin" -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" -g 'daemon off;' \
+        >"$dir/stdout" 2>&1 &
+    local pid=$!
+    pids+=("$pid")
+    if wait_for "nginx $name" "$pid" 100 port_open "$port"; then
+        return 0
+    fi
+    if grep -q 'Address already in use' "$dir/error.log" 2>/dev/null; then
+        say "port $port was taken meanwhile; trying another"
+        return 2
+    fi
+    quote "$dir/error.log" "$dir/stdout"
+    exit 1
 }

@@ -149,24 +149,8 @@ start_nginx() {
             echo "    include $dir/viewtron.conf;"
             echo "}"
         } >"$dir/nginx.conf"
-        if ! "$nginx_bin" -t -q -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" 2>"$dir/t.err"; then
-            say "nginx rejects the configuration:"
-            sed 's/^/nginx-test:   /' "$dir/t.err"
-            exit 1
-        fi
-        "$nginx_bin" -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" -g 'daemon off;' \
-            >"$dir/stdout" 2>&1 &
-        local pid=$!
-        pids+=("$pid")
-        if wait_for "nginx $name" "$pid" 100 port_open "$nginx_port"; then
-            return 0
-        fi
-        if grep -q 'Address already in use' "$dir/error.log" 2>/dev/null; then
-            say "port $nginx_port was taken meanwhile; trying another"
-            continue
-        fi
-        sed 's/^/nginx-test:   /' "$dir/error.log" "$dir/stdout" 2>/dev/null || true
-        exit 1
+        # 2: the port was taken meanwhile; another one.
+        run_nginx "$name" "$dir" "$nginx_port" && return 0
     done
     say "nginx $name found no free port"
     exit 1
