@@ -28,61 +28,76 @@ impl Bridge {
     }
 
     pub fn start_with_env(config: &str, env: &[(&str, &str)]) -> Bridge {
-        let dir = TempDir::new("bridge");
-        let port = free_port();
-        let path = dir.path().join("config.yaml");
-        fs::write(&path, config.replace("{port}", &port.to_string())).unwrap();
-        Bridge::launch(dir, port, "--config", &path, env)
+        Bridge::launch("bridge", "config.yaml", config, "--config", env)
     }
 
     /// As the Home Assistant app: `options` (the JSON the Supervisor writes,
     /// `{port}` replaced by a free port) passed with `--app`.
     pub fn start_app(options: &str, env: &[(&str, &str)]) -> Bridge {
-        let dir = TempDir::new("bridge-app");
-        let port = free_port();
-        let path = dir.path().join("options.json");
-        fs::write(&path, options.replace("{port}", &port.to_string())).unwrap();
-        Bridge::launch(dir, port, "--app", &path, env)
+        Bridge::launch("bridge-app", "options.json", options, "--app", env)
     }
 
-    fn launch(dir: TempDir, port: u16, flag: &str, path: &Path, env: &[(&str, &str)]) -> Bridge {
-        let log = dir.path().join("bridge.log");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_viewtron-bridge"));
-        command
-            .arg(flag)
-            .arg(path)
-            .env("TZ", "UTC")
-            .env("RUST_LOG", "debug")
-            .stdin(Stdio::null())
-            .stdout(fs::File::create(dir.path().join("stdout.log")).unwrap())
-            .stderr(fs::File::create(&log).unwrap());
-        without_docker_vars(&mut command);
-        for (k, v) in env {
-            command.env(k, v);
+    /// Writes `template` with `{port}` replaced by a free port to `file` in a
+    /// fresh folder and starts the bridge with `flag file`. A port found free
+    /// can be taken before the bridge binds it (by any socket of the other
+    /// tests running meanwhile, outgoing connections included): then the
+    /// bridge says so and exits, and it is started again on another port.
+    fn launch(tag: &str, file: &str, template: &str, flag: &str, env: &[(&str, &str)]) -> Bridge {
+        for _ in 0..3 {
+            let dir = TempDir::new(tag);
+            let port = free_port();
+            let path = dir.path().join(file);
+            fs::write(&path, template.replace("{port}", &port.to_string())).unwrap();
+            let log = dir.path().join("bridge.log");
+            let mut command = Command::new(env!("CARGO_BIN_EXE_viewtron-bridge"));
+            command
+                .arg(flag)
+                .arg(&path)
+                .env("TZ", "UTC")
+                .env("RUST_LOG", "debug")
+                .stdin(Stdio::null())
+                .stdout(fs::File::create(dir.path().join("stdout.log")).unwrap())
+                .stderr(fs::File::create(&log).unwrap());
+            without_docker_vars(&mut command);
+            for (k, v) in env {
+                command.env(k, v);
+            }
+            let child = command.spawn().expect("start viewtron-bridge");
+            let mut bridge = Bridge {
+                child,
+                port,
+                log,
+                dir,
+            };
+            if bridge.listening() {
+                return bridge;
+            }
+            eprintln!("port {port} was taken before the bridge bound it: another port");
         }
-        let child = command.spawn().expect("start viewtron-bridge");
-        let mut bridge = Bridge {
-            child,
-            port,
-            log,
-            dir,
-        };
+        panic!("the bridge found its port taken three times in a row");
+    }
+
+    /// Waits until the bridge answers `/healthz`: `true`; `false` when it
+    /// exited because its port was taken; any other exit, or no answer in
+    /// time, fails the test.
+    fn listening(&mut self) -> bool {
         let deadline = Instant::now() + WAIT;
-        while http_get(port, "/healthz").is_none() {
-            if let Some(status) = bridge.child.try_wait().unwrap() {
-                panic!(
-                    "bridge exited ({status}) before listening; log:\n{}",
-                    bridge.log_text()
-                );
+        while http_get(self.port, "/healthz").is_none() {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let log = self.log_text();
+                if log.contains("Address already in use") {
+                    return false;
+                }
+                panic!("bridge exited ({status}) before listening; log:\n{log}");
             }
             assert!(
                 Instant::now() < deadline,
                 "bridge not listening; log:\n{}",
-                bridge.log_text()
+                self.log_text()
             );
             thread::sleep(Duration::from_millis(20));
         }
-        bridge
+        true
     }
 
     pub fn log_text(&self) -> String {
