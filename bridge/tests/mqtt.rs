@@ -48,9 +48,7 @@ const EVERY_CATEGORY: [(&str, &str); 10] = [
 
 #[test]
 fn every_category_gets_discovery_then_state() {
-    let Some(broker) = Broker::start() else {
-        return;
-    };
+    let broker = Broker::start();
     let mut sub = Subscriber::start(&broker, "#");
     let bridge = Bridge::start(&mqtt_config(&broker, "", ""));
     bridge.wait_health(200);
@@ -148,9 +146,7 @@ fn every_category_gets_discovery_then_state() {
 
 #[test]
 fn lpr_state_and_jpegs_are_retained_for_a_late_subscriber() {
-    let Some(broker) = Broker::start() else {
-        return;
-    };
+    let broker = Broker::start();
     let bridge = Bridge::start(&mqtt_config(&broker, "", ""));
     bridge.wait_health(200);
     bridge.post(&fixture("v1-lpr-vehice.xml"));
@@ -205,9 +201,7 @@ fn lpr_state_and_jpegs_are_retained_for_a_late_subscriber() {
 
 #[test]
 fn availability_is_online_and_the_last_will_says_offline_when_killed() {
-    let Some(broker) = Broker::start() else {
-        return;
-    };
+    let broker = Broker::start();
     let config = mqtt_config(&broker, "  client_id: bridge-under-test\n", "");
     let topic = "viewtron/bridge/bridge-under-test/availability";
     let mut sub = Subscriber::start(&broker, topic);
@@ -228,9 +222,7 @@ fn availability_is_online_and_the_last_will_says_offline_when_killed() {
 
 #[test]
 fn sigterm_delivers_and_says_offline_then_exits_0() {
-    let Some(broker) = Broker::start() else {
-        return;
-    };
+    let broker = Broker::start();
     let config = mqtt_config(&broker, "  client_id: polite\n", "");
     let mut sub = Subscriber::start(&broker, "viewtron/#");
     let mut bridge = Bridge::start(&config);
@@ -249,9 +241,7 @@ fn sigterm_delivers_and_says_offline_then_exits_0() {
 
 #[test]
 fn home_assistant_birth_republishes_every_discovery_config() {
-    let Some(broker) = Broker::start() else {
-        return;
-    };
+    let broker = Broker::start();
     let mut sub = Subscriber::start(&broker, "homeassistant/#");
     let bridge = Bridge::start(&mqtt_config(&broker, "", ""));
     bridge.wait_health(200);
@@ -292,9 +282,7 @@ fn home_assistant_birth_republishes_every_discovery_config() {
 
 #[test]
 fn two_bridges_share_one_broker_without_knocking_each_other_off() {
-    let Some(broker) = Broker::start() else {
-        return;
-    };
+    let broker = Broker::start();
     let mut sub = Subscriber::start(&broker, "viewtron/#");
     let a = Bridge::start(&mqtt_config(&broker, "", ""));
     let b = Bridge::start(&mqtt_config(&broker, "", ""));
@@ -343,9 +331,7 @@ fn two_bridges_share_one_broker_without_knocking_each_other_off() {
 
 #[test]
 fn metrics_and_health_follow_the_broker() {
-    let Some(mut broker) = Broker::start() else {
-        return;
-    };
+    let mut broker = Broker::start();
     let bridge = Bridge::start(&mqtt_config(&broker, "", ""));
     bridge.wait_health(200);
     bridge.post(&fixture("v1-lpr-vehice.xml"));
@@ -372,9 +358,7 @@ fn metrics_and_health_follow_the_broker() {
 /// are answered at once all the same.
 #[test]
 fn a_subscriber_that_subscribes_after_discovery_still_gets_the_first_state() {
-    let Some(broker) = Broker::start() else {
-        return;
-    };
+    let broker = Broker::start();
     let bridge = Bridge::start(&mqtt_config(&broker, "", ""));
     bridge.wait_health(200);
     let mut discovery = Subscriber::start(&broker, "homeassistant/+/+/+/config");

@@ -17,10 +17,10 @@ use super::base::{find_tool, free_port, signal, wait_exit, TempDir, WAIT};
 
 /// The mosquitto binary. Missing, the test fails with the command that
 /// installs it: a "pass" that never met a broker would claim more than it
-/// tested. (Always `Some`; an `Option` so that callers read as before.)
-pub fn mosquitto() -> Option<PathBuf> {
+/// tested.
+pub fn mosquitto() -> PathBuf {
     match find_tool("mosquitto") {
-        Some(path) => Some(path),
+        Some(path) => path,
         None => panic!(
             "mosquitto is not installed: the bridge's tests run against a real broker. \
              Install it with: apt-get install mosquitto mosquitto-clients"
@@ -41,8 +41,8 @@ pub struct Broker {
 
 impl Broker {
     /// Starts one (a missing mosquitto fails the test: see [`mosquitto`]).
-    pub fn start() -> Option<Broker> {
-        let binary = mosquitto()?;
+    pub fn start() -> Broker {
+        let binary = mosquitto();
         let dir = TempDir::new("broker");
         // Started as root, mosquitto drops to its own user: let it write its
         // log and its store of retained messages here.
@@ -67,7 +67,7 @@ impl Broker {
             _dir: dir,
         };
         broker.restart();
-        Some(broker)
+        broker
     }
 
     /// Its folder (configuration, store, log).
