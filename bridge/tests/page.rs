@@ -434,9 +434,12 @@ fn the_page_keeps_its_memory_bound_with_the_largest_pictures() {
     std::fs::write(artefact("page-memory.txt"), &report).unwrap();
     let page = with[2].saturating_sub(without[2]);
     assert!(page < BOUND + SLACK, "{report}");
-    // Bounded: later rounds add no more than allocator noise (an unbounded
-    // store would add 60 MiB a round).
-    assert!(with[2] < with[0] + (6 << 20), "{report}");
+    // Bounded: the last round adds no more than allocator noise (an
+    // unbounded store would add 60 MiB a round). Measured against the
+    // second round, not the first: the allocator may still be reaching its
+    // plateau during the first (one run here: 36.4, 43.0, 44.1 MiB, where
+    // most runs read 38-40 MiB from the first round on).
+    assert!(with[2] < with[1] + (6 << 20), "{report}");
 }
 
 /// The Home Assistant app: the page in the sidebar through ingress, on the
